@@ -1,0 +1,52 @@
+"""Dispatch `hotline SUBCOMMAND` to the part of the suite that owns it.
+
+Each owner exposes, in its `cli` module, `add_arguments(parser)` and `run(args) -> int`.
+Those modules import only the standard library at module level, so `hotline score` never
+pays for pysnmp or uvicorn; the heavy imports happen inside `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help). Listed once, here; a new subcommand adds one line.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "score": ("scoring.cli", "compute the month's platform score from facts"),
+}
+
+EXIT_USAGE = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotline",
+        description="hotline-uptime: availability evidence for the 12345 hotline platform",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors; the contract says 3
+        code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        return EXIT_USAGE if code == 2 else code
+    try:
+        return args._run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
