@@ -1,0 +1,3 @@
+"""The real peers the probe tests talk to (session-scoped, started on first use)."""
+
+from tests.peers.net import banner_tcp, closed_port, silent_tcp, silent_udp  # noqa: F401
