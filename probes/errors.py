@@ -30,6 +30,8 @@ def reason_for(exc: BaseException) -> Reason:
 
 def describe(exc: BaseException) -> str:
     """A short human detail for an exception, without a traceback."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     text = str(exc)

@@ -1,0 +1,77 @@
+"""`hotline probe KIND TARGET [--opt key=value …] [--timeout S]`: run one probe once.
+
+Prints one JSON object on stdout (`ok`, `reason`, `latency_ms`, `detail`, optional `value`, …)
+and exits 0 when ok, 2 when not, 3 on a usage or config error — the Nagios plugin convention.
+Secrets go in as `--opt auth_key_file=PATH` or `--opt auth_key_env=VAR` rather than inline,
+and never appear in the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+EXIT_OK = 0
+EXIT_NOT_OK = 2
+EXIT_USAGE = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "kind", help="probe kind: tcp, sip, snmp, ssh, http, icmp, process, file_age"
+    )
+    parser.add_argument(
+        "target",
+        help="sip:HOST[:PORT][;transport=tcp], HOST:PORT, http(s)://…, USER@HOST[:PORT], …",
+    )
+    parser.add_argument(
+        "--opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a probe option (repeatable); see the probe module's documentation",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds before giving up (default 5)"
+    )
+
+
+def parse_opts(pairs: list[str]) -> dict[str, str]:
+    """`["k=v", …]` to a dict; raises ValueError naming the bad pair."""
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--opt {pair!r}: expected KEY=VALUE")
+        if key in options:
+            raise ValueError(f"--opt {key!r} given twice")
+        options[key] = value
+    return options
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from probes import Reason, run_probe
+
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
+    )
+    try:
+        options = parse_opts(args.opt)
+    except ValueError as exc:
+        _emit({"ok": False, "reason": "config_error", "latency_ms": None, "detail": str(exc)})
+        return EXIT_USAGE
+    result = asyncio.run(run_probe(args.kind, args.target, options, args.timeout))
+    _emit({**result.to_dict(), "probe": args.kind})
+    if result.ok:
+        return EXIT_OK
+    return EXIT_USAGE if result.reason is Reason.CONFIG_ERROR else EXIT_NOT_OK
+
+
+def _emit(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
