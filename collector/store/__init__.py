@@ -1,0 +1,23 @@
+"""Stores of the collector's records: the `Store` interface and its implementations."""
+
+from __future__ import annotations
+
+from collector.store.base import Store, StoreError
+from collector.store.sqlite import SqliteStore
+
+__all__ = ["SqliteStore", "Store", "StoreError", "open_store"]
+
+
+def open_store(url: str) -> Store:
+    """The store for a URL (`sqlite:///PATH`, `influxdb://…`), not yet opened."""
+    if url.startswith("sqlite://"):
+        from collector.store.sqlite import path_from_url
+
+        return SqliteStore(path_from_url(url))
+    if url.startswith(("influxdb://", "influxdb+https://")):
+        try:
+            from collector.store.influx import InfluxStore  # type: ignore[import-not-found]
+        except ImportError as exc:  # the InfluxDB store lands in its own issue
+            raise StoreError(f"InfluxDB store not available: {exc}") from exc
+        return InfluxStore.from_url(url)
+    raise StoreError(f"unknown store URL {url!r}: use sqlite:///PATH or influxdb://HOST:PORT/DB")

@@ -1,0 +1,655 @@
+"""The embedded store: one SQLite file in WAL mode, schema versioned by a migrations table.
+
+The stdlib `sqlite3` module runs on one dedicated worker thread (one connection, every query in
+submission order), which is all an async wrapper such as aiosqlite does; doing it here saves a
+dependency and keeps the ingest transaction (samples + batch id + components) in one place.
+`synchronous=FULL` makes every commit durable before `append_samples` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from collector.model import (
+    AuditEntry,
+    Component,
+    Exclusion,
+    Heartbeat,
+    Incident,
+    IntervalKind,
+    MaintenanceWindow,
+    Millis,
+    Outage,
+    RetentionResult,
+    Rollup,
+    Sample,
+    TimelineEntry,
+)
+from collector.store.base import StoreError
+
+T = TypeVar("T")
+
+# Each entry is one schema version; never edit a released one, append a new one.
+_MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE components (
+        id TEXT PRIMARY KEY, system TEXT NOT NULL, agent TEXT NOT NULL, first_seen INTEGER NOT NULL
+    );
+    CREATE TABLE batches (
+        agent TEXT NOT NULL, batch_id TEXT NOT NULL, received_at INTEGER NOT NULL,
+        PRIMARY KEY (agent, batch_id)
+    );
+    CREATE TABLE samples (
+        agent TEXT NOT NULL, component TEXT NOT NULL, system TEXT NOT NULL, probe TEXT NOT NULL,
+        ts INTEGER NOT NULL, ok INTEGER NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL,
+        latency_ms REAL, value TEXT, interval REAL, count INTEGER NOT NULL, until INTEGER
+    );
+    CREATE INDEX samples_ts ON samples (ts);
+    CREATE INDEX samples_component_ts ON samples (component, ts);
+    CREATE TABLE outages (
+        id TEXT PRIMARY KEY, component TEXT NOT NULL, kind TEXT NOT NULL,
+        start INTEGER NOT NULL, "end" INTEGER, detected_at INTEGER,
+        probes TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL
+    );
+    CREATE INDEX outages_start ON outages (start);
+    CREATE INDEX outages_component ON outages (component, start);
+    CREATE TABLE exclusions (
+        outage_id TEXT PRIMARY KEY, reason TEXT NOT NULL, approved_by TEXT NOT NULL,
+        by TEXT NOT NULL, at INTEGER NOT NULL
+    );
+    CREATE TABLE windows (
+        id TEXT PRIMARY KEY, components TEXT NOT NULL, start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL, reason TEXT NOT NULL, approval_ref TEXT NOT NULL,
+        created_at INTEGER NOT NULL, created_by TEXT NOT NULL, rrule TEXT, tz TEXT NOT NULL
+    );
+    CREATE TABLE incidents (
+        id TEXT PRIMARY KEY, components TEXT NOT NULL, severity TEXT NOT NULL,
+        detected_at INTEGER NOT NULL, title TEXT NOT NULL, opened_by TEXT NOT NULL,
+        first_failed_at INTEGER, outage_ids TEXT NOT NULL,
+        responded_at INTEGER, responded_by TEXT, restored_at INTEGER, restored_by TEXT,
+        report_submitted_at INTEGER, report_ref TEXT
+    );
+    CREATE INDEX incidents_detected ON incidents (detected_at);
+    CREATE TABLE timeline (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, incident_id TEXT NOT NULL, ts INTEGER NOT NULL,
+        event TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL
+    );
+    CREATE INDEX timeline_incident ON timeline (incident_id);
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, actor TEXT NOT NULL,
+        action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL
+    );
+    CREATE TABLE heartbeats (
+        agent TEXT PRIMARY KEY, received_at INTEGER NOT NULL, sent_at INTEGER NOT NULL,
+        interval REAL, spool TEXT NOT NULL, health TEXT NOT NULL, host TEXT NOT NULL
+    );
+    CREATE TABLE rollups (
+        component TEXT NOT NULL, minute INTEGER NOT NULL, ok INTEGER NOT NULL,
+        failed INTEGER NOT NULL, latency_min REAL, latency_max REAL,
+        latency_sum REAL NOT NULL, latency_count INTEGER NOT NULL,
+        PRIMARY KEY (component, minute)
+    );
+    """,
+]
+
+_FAR = 2**62  # "until forever" for open intervals in range queries
+
+
+def path_from_url(url: str) -> Path:
+    """`sqlite:///var/lib/x.db` → /var/lib/x.db; `sqlite:///rel.db`'s three slashes keep the
+    absolute path of SQLAlchemy's convention (`sqlite:////abs` also accepted)."""
+    if not url.startswith("sqlite://"):
+        raise StoreError(f"not a sqlite URL: {url!r}")
+    rest = url[len("sqlite://") :]
+    if not rest.startswith("/") or rest == "/":
+        raise StoreError(
+            f"sqlite URL needs a path, e.g. sqlite:///var/lib/hotline/store.db: {url!r}"
+        )
+    return Path("/" + rest.lstrip("/"))
+
+
+class SqliteStore:
+    """`Store` on one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._pool is None:
+            raise StoreError("store is not open")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, fn, *args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite {self.path}: {exc}") from exc
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("store is not open")
+        return self._db
+
+    def _open_sync(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"
+        )
+        done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+        for version, script in enumerate(_MIGRATIONS, start=1):
+            if version in done:
+                continue
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?)",
+                    (version, int(time.time() * 1000)),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        self._db = db
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        await self._run(self._open_sync)
+
+    async def close(self) -> None:
+        if self._pool is None:
+            return
+        if self._db is not None:
+            await self._run(self._db.close)
+            self._db = None
+        self._pool.shutdown(wait=True)
+        self._pool = None
+
+    async def ping(self) -> bool:
+        try:
+            await self._run(lambda: self._conn.execute("SELECT 1").fetchone())
+        except StoreError:
+            return False
+        return True
+
+    async def queue_depths(self) -> dict[str, int]:
+        return {}
+
+    async def schema_version(self) -> int:
+        def q() -> int:
+            return self._conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+
+        return await self._run(q)
+
+    # -- samples -----------------------------------------------------------------------------
+    async def append_samples(
+        self, agent: str, batch_id: str | None, samples: Sequence[Sample]
+    ) -> bool:
+        rows = [
+            (
+                s.agent,
+                s.component,
+                s.system,
+                s.probe,
+                s.ts,
+                int(s.ok),
+                s.reason,
+                s.detail,
+                s.latency_ms,
+                None if s.value is None else json.dumps(s.value),
+                s.interval,
+                s.count,
+                s.until,
+            )
+            for s in samples
+        ]
+        first: dict[str, Sample] = {}
+        for s in samples:
+            if s.component not in first or s.ts < first[s.component].ts:
+                first[s.component] = s
+        comps = [(c, s.system, s.agent, s.ts) for c, s in first.items()]
+        received = max((s.ts for s in samples), default=0)
+
+        def tx() -> bool:
+            db = self._conn
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                if batch_id is not None:
+                    cur = db.execute(
+                        "INSERT OR IGNORE INTO batches VALUES (?, ?, ?)",
+                        (agent, batch_id, received),
+                    )
+                    if cur.rowcount == 0:
+                        db.execute("ROLLBACK")
+                        return False
+                db.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                db.executemany("INSERT OR IGNORE INTO components VALUES (?,?,?,?)", comps)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return True
+
+        return await self._run(tx)
+
+    async def read_samples(
+        self, since: Millis, until: Millis, component: str | None = None
+    ) -> list[Sample]:
+        sql = "SELECT * FROM samples WHERE ts >= ? AND ts < ?"
+        args: list[Any] = [since, until]
+        if component is not None:
+            sql += " AND component = ?"
+            args.append(component)
+        sql += " ORDER BY ts, component, probe, rowid"
+        rows = await self._fetch(sql, args)
+        return [
+            Sample(
+                agent=r[0],
+                component=r[1],
+                system=r[2],
+                probe=r[3],
+                ts=r[4],
+                ok=bool(r[5]),
+                reason=r[6],
+                detail=r[7],
+                latency_ms=r[8],
+                value=None if r[9] is None else json.loads(r[9]),
+                interval=r[10],
+                count=r[11],
+                until=r[12],
+            )
+            for r in rows
+        ]
+
+    async def components(self) -> list[Component]:
+        rows = await self._fetch("SELECT id, system, first_seen, agent FROM components ORDER BY id")
+        return [Component(*r) for r in rows]
+
+    async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return await self._run(lambda: self._conn.execute(sql, args).fetchall())
+
+    async def _write(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+
+        def tx() -> None:
+            with _transaction(self._conn):
+                self._conn.executemany(sql, rows)
+
+        await self._run(tx)
+
+    # -- outages -----------------------------------------------------------------------------
+    async def upsert_outages(self, outages: Iterable[Outage]) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO outages VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                (
+                    o.id,
+                    o.component,
+                    str(o.kind),
+                    o.start,
+                    o.end,
+                    o.detected_at,
+                    json.dumps(list(o.probes)),
+                    o.reason,
+                    o.detail,
+                )
+                for o in outages
+            ),
+        )
+
+    async def delete_outages(self, ids: Iterable[str]) -> None:
+        await self._write("DELETE FROM outages WHERE id = ?", ((i,) for i in ids))
+
+    _OUTAGE_SELECT = (
+        'SELECT o.id, o.component, o.kind, o.start, o."end", o.detected_at, o.probes, o.reason, '
+        "o.detail, e.reason, e.approved_by, e.by, e.at FROM outages o "
+        "LEFT JOIN exclusions e ON e.outage_id = o.id"
+    )
+
+    async def read_outages(
+        self,
+        since: Millis | None = None,
+        until: Millis | None = None,
+        component: str | None = None,
+        kind: IntervalKind | None = IntervalKind.DOWN,
+    ) -> list[Outage]:
+        where, args = [], []
+        if since is not None:
+            where.append('COALESCE(o."end", ?) > ?')
+            args += [_FAR, since]
+        if until is not None:
+            where.append("o.start < ?")
+            args.append(until)
+        if component is not None:
+            where.append("o.component = ?")
+            args.append(component)
+        if kind is not None:
+            where.append("o.kind = ?")
+            args.append(str(kind))
+        sql = self._OUTAGE_SELECT
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY o.start, o.component, o.id"
+        return [_outage(r) for r in await self._fetch(sql, args)]
+
+    async def open_outages(self) -> list[Outage]:
+        sql = self._OUTAGE_SELECT + ' WHERE o."end" IS NULL ORDER BY o.start, o.component, o.id'
+        return [_outage(r) for r in await self._fetch(sql)]
+
+    async def set_exclusion(self, outage_id: str, exclusion: Exclusion | None) -> None:
+        if exclusion is None:
+            await self._write("DELETE FROM exclusions WHERE outage_id = ?", [(outage_id,)])
+        else:
+            e = exclusion
+            await self._write(
+                "INSERT OR REPLACE INTO exclusions VALUES (?,?,?,?,?)",
+                [(outage_id, e.reason, e.approved_by, e.by, e.at)],
+            )
+
+    # -- windows -----------------------------------------------------------------------------
+    async def upsert_window(self, window: MaintenanceWindow) -> None:
+        w = window
+        await self._write(
+            "INSERT OR REPLACE INTO windows VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    w.id,
+                    json.dumps(list(w.components)),
+                    w.start,
+                    w.end,
+                    w.reason,
+                    w.approval_ref,
+                    w.created_at,
+                    w.created_by,
+                    w.rrule,
+                    w.tz,
+                )
+            ],
+        )
+
+    async def delete_window(self, window_id: str) -> bool:
+        def tx() -> bool:
+            with _transaction(self._conn):
+                return (
+                    self._conn.execute("DELETE FROM windows WHERE id = ?", (window_id,)).rowcount
+                    > 0
+                )
+
+        return await self._run(tx)
+
+    async def windows(self) -> list[MaintenanceWindow]:
+        rows = await self._fetch("SELECT * FROM windows ORDER BY start, id")
+        return [
+            MaintenanceWindow(
+                id=r[0],
+                components=tuple(json.loads(r[1])),
+                start=r[2],
+                end=r[3],
+                reason=r[4],
+                approval_ref=r[5],
+                created_at=r[6],
+                created_by=r[7],
+                rrule=r[8],
+                tz=r[9],
+            )
+            for r in rows
+        ]
+
+    # -- incidents ---------------------------------------------------------------------------
+    async def upsert_incident(self, incident: Incident) -> None:
+        i = incident
+        await self._write(
+            "INSERT OR REPLACE INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    i.id,
+                    json.dumps(list(i.components)),
+                    i.severity,
+                    i.detected_at,
+                    i.title,
+                    i.opened_by,
+                    i.first_failed_at,
+                    json.dumps(list(i.outage_ids)),
+                    i.responded_at,
+                    i.responded_by,
+                    i.restored_at,
+                    i.restored_by,
+                    i.report_submitted_at,
+                    i.report_ref,
+                )
+            ],
+        )
+
+    async def get_incident(self, incident_id: str) -> Incident | None:
+        rows = await self._fetch("SELECT * FROM incidents WHERE id = ?", (incident_id,))
+        return _incident(rows[0]) if rows else None
+
+    async def incidents(
+        self, since: Millis | None = None, until: Millis | None = None, open_only: bool = False
+    ) -> list[Incident]:
+        where, args = [], []
+        if since is not None:
+            where.append("detected_at >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("detected_at < ?")
+            args.append(until)
+        if open_only:
+            where.append("restored_at IS NULL")
+        sql = "SELECT * FROM incidents"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY detected_at, id"
+        return [_incident(r) for r in await self._fetch(sql, args)]
+
+    async def append_timeline(self, entry: TimelineEntry) -> None:
+        e = entry
+        await self._write(
+            "INSERT INTO timeline (incident_id, ts, event, actor, detail) VALUES (?,?,?,?,?)",
+            [(e.incident_id, e.ts, e.event, e.actor, json.dumps(e.detail, ensure_ascii=False))],
+        )
+
+    async def timeline(self, incident_id: str) -> list[TimelineEntry]:
+        rows = await self._fetch(
+            "SELECT incident_id, ts, event, actor, detail FROM timeline WHERE incident_id = ? "
+            "ORDER BY seq",
+            (incident_id,),
+        )
+        return [TimelineEntry(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+    # -- audit -------------------------------------------------------------------------------
+    async def append_audit(self, entry: AuditEntry) -> None:
+        e = entry
+        await self._write(
+            "INSERT INTO audit (ts, actor, action, target, detail) VALUES (?,?,?,?,?)",
+            [(e.ts, e.actor, e.action, e.target, json.dumps(e.detail, ensure_ascii=False))],
+        )
+
+    async def audit(
+        self, since: Millis | None = None, until: Millis | None = None, target: str | None = None
+    ) -> list[AuditEntry]:
+        where, args = [], []
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("ts < ?")
+            args.append(until)
+        if target is not None:
+            where.append("target = ?")
+            args.append(target)
+        sql = "SELECT ts, actor, action, target, detail FROM audit"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq"
+        return [
+            AuditEntry(r[0], r[1], r[2], r[3], json.loads(r[4]))
+            for r in await self._fetch(sql, args)
+        ]
+
+    # -- agents ------------------------------------------------------------------------------
+    async def record_heartbeat(self, heartbeat: Heartbeat) -> None:
+        h = heartbeat
+        await self._write(
+            "INSERT OR REPLACE INTO heartbeats VALUES (?,?,?,?,?,?,?)",
+            [
+                (
+                    h.agent,
+                    h.received_at,
+                    h.sent_at,
+                    h.interval,
+                    json.dumps(h.spool),
+                    json.dumps(h.health),
+                    json.dumps(h.host),
+                )
+            ],
+        )
+
+    async def heartbeats(self) -> list[Heartbeat]:
+        rows = await self._fetch("SELECT * FROM heartbeats ORDER BY agent")
+        return [
+            Heartbeat(r[0], r[1], r[2], r[3], json.loads(r[4]), json.loads(r[5]), json.loads(r[6]))
+            for r in rows
+        ]
+
+    # -- retention ---------------------------------------------------------------------------
+    async def apply_retention(self, raw_before: Millis, keep_before: Millis) -> RetentionResult:
+        def tx() -> RetentionResult:
+            db = self._conn
+            with _transaction(db):
+                rolled = db.execute(
+                    "SELECT COALESCE(SUM(count), 0) FROM samples WHERE ts < ?", (raw_before,)
+                ).fetchone()[0]
+                db.execute(
+                    """
+                    INSERT INTO rollups
+                    SELECT component, ts - ts % 60000 AS minute,
+                           SUM(CASE WHEN ok THEN count ELSE 0 END),
+                           SUM(CASE WHEN ok THEN 0 ELSE count END),
+                           MIN(latency_ms), MAX(latency_ms),
+                           COALESCE(SUM(latency_ms * count), 0),
+                           SUM(CASE WHEN latency_ms IS NULL THEN 0 ELSE count END)
+                    FROM samples WHERE ts < ? GROUP BY component, minute
+                    ON CONFLICT (component, minute) DO UPDATE SET
+                        ok = ok + excluded.ok, failed = failed + excluded.failed,
+                        latency_min = MIN(COALESCE(latency_min, excluded.latency_min),
+                                          COALESCE(excluded.latency_min, latency_min)),
+                        latency_max = MAX(COALESCE(latency_max, excluded.latency_max),
+                                          COALESCE(excluded.latency_max, latency_max)),
+                        latency_sum = latency_sum + excluded.latency_sum,
+                        latency_count = latency_count + excluded.latency_count
+                    """,
+                    (raw_before,),
+                )
+                deleted = db.execute("DELETE FROM samples WHERE ts < ?", (raw_before,)).rowcount
+                db.execute("DELETE FROM batches WHERE received_at < ?", (raw_before,))
+                rollups = db.execute(
+                    "DELETE FROM rollups WHERE minute < ?", (keep_before,)
+                ).rowcount
+                records = 0
+                old_outages = [
+                    r[0]
+                    for r in db.execute(
+                        'SELECT id FROM outages WHERE "end" IS NOT NULL AND "end" < ?',
+                        (keep_before,),
+                    )
+                ]
+                for oid in old_outages:
+                    db.execute("DELETE FROM exclusions WHERE outage_id = ?", (oid,))
+                    records += db.execute("DELETE FROM outages WHERE id = ?", (oid,)).rowcount
+                old_incidents = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT id FROM incidents WHERE restored_at IS NOT NULL"
+                        " AND restored_at < ?",
+                        (keep_before,),
+                    )
+                ]
+                for iid in old_incidents:
+                    db.execute("DELETE FROM timeline WHERE incident_id = ?", (iid,))
+                    records += db.execute("DELETE FROM incidents WHERE id = ?", (iid,)).rowcount
+                records += db.execute(
+                    'DELETE FROM windows WHERE rrule IS NULL AND "end" < ?', (keep_before,)
+                ).rowcount
+                records += db.execute("DELETE FROM audit WHERE ts < ?", (keep_before,)).rowcount
+            return RetentionResult(rolled, deleted, rollups, records)
+
+        return await self._run(tx)
+
+    async def rollups(
+        self, since: Millis, until: Millis, component: str | None = None
+    ) -> list[Rollup]:
+        sql = "SELECT * FROM rollups WHERE minute >= ? AND minute < ?"
+        args: list[Any] = [since, until]
+        if component is not None:
+            sql += " AND component = ?"
+            args.append(component)
+        sql += " ORDER BY minute, component"
+        return [Rollup(*r) for r in await self._fetch(sql, args)]
+
+
+class _transaction:
+    """BEGIN IMMEDIATE … COMMIT, ROLLBACK on error (autocommit connection)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _outage(r: tuple[Any, ...]) -> Outage:
+    excluded = None if r[9] is None else Exclusion(r[9], r[10], r[11], r[12])
+    return Outage(
+        id=r[0],
+        component=r[1],
+        kind=IntervalKind(r[2]),
+        start=r[3],
+        end=r[4],
+        detected_at=r[5],
+        probes=tuple(json.loads(r[6])),
+        reason=r[7],
+        detail=r[8],
+        excluded=excluded,
+    )
+
+
+def _incident(r: tuple[Any, ...]) -> Incident:
+    return Incident(
+        id=r[0],
+        components=tuple(json.loads(r[1])),
+        severity=r[2],
+        detected_at=r[3],
+        title=r[4],
+        opened_by=r[5],
+        first_failed_at=r[6],
+        outage_ids=tuple(json.loads(r[7])),
+        responded_at=r[8],
+        responded_by=r[9],
+        restored_at=r[10],
+        restored_by=r[11],
+        report_submitted_at=r[12],
+        report_ref=r[13],
+    )
