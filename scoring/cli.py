@@ -1,0 +1,138 @@
+"""`hotline score`: facts (a file or a collector) and rules in, the month's report out.
+
+Exit codes (SPEC): 0 whenever a report was produced — deductions are not errors; 3 on bad
+facts, bad rules or bad usage, with the error on stderr; 1 when the collector cannot be read.
+With `--format json` and no `-o`, stdout holds the JSON alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_UNAVAILABLE, EXIT_BAD_INPUT = 0, 1, 3
+FORMATS = ("json", "md")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--facts", metavar="FILE", help="facts JSON file ('-' for stdin)")
+    source.add_argument("--collector", metavar="URL", help="read the facts from a collector")
+    parser.add_argument("--month", metavar="YYYY-MM", help="with --collector: the month to score")
+    parser.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="with --collector: file holding an operator or agent token (else $HOTLINE_TOKEN)",
+    )
+    parser.add_argument(
+        "--rules", metavar="FILE", help="rules YAML (default: built-in changsha-12345)"
+    )
+    parser.add_argument(
+        "--calendar",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="working-day override for a year chinesecalendar does not know (repeatable)",
+    )
+    parser.add_argument(
+        "--as-of", metavar="INSTANT", help="score as of this instant (overrides the facts' as_of)"
+    )
+    parser.add_argument("--format", choices=FORMATS, default="json", help="report format")
+    parser.add_argument("-o", "--output", metavar="PATH", help="write the report here, not stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from scoring import FactsError, InputError, load_rules, parse_facts, score
+    from scoring.values import EPOCH, US
+
+    try:
+        rules = load_rules(args.rules, tuple(args.calendar))
+        if args.facts is not None:
+            data = _read_facts_file(args.facts)
+        else:
+            if not args.month:
+                raise InputError(["--month: required with --collector"])
+            data = _fetch_facts(args.collector, args.month, args.token_file)
+        if args.as_of:
+            if not isinstance(data, dict):
+                raise FactsError(["(top): expected a JSON object"])
+            data = {**data, "as_of": args.as_of}
+        now_us = (datetime.now(UTC) - EPOCH) // US
+        facts = parse_facts(data, rules, now_us=now_us)
+        report = score(facts, rules)
+    except InputError as exc:
+        for line in exc.errors:
+            print(f"hotline score: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except _Unavailable as exc:
+        print(f"hotline score: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+
+    if args.format == "json":
+        text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
+    else:
+        from scoring.report_md import render_markdown
+
+        text = render_markdown(report, rules)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"hotline score: -o {args.output}: {exc.strerror}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+class _Unavailable(RuntimeError):
+    pass
+
+
+def _read_facts_file(name: str) -> Any:
+    from scoring import FactsError
+
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text("utf-8")
+    except OSError as exc:
+        raise FactsError([f"{name}: cannot read ({exc.strerror})"]) from None
+    except UnicodeDecodeError:
+        raise FactsError([f"{name}: not UTF-8 text"]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FactsError([f"{name}: line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from None
+
+
+def _fetch_facts(url: str, month: str, token_file: str | None) -> Any:
+    import httpx
+
+    from scoring import FactsError
+
+    token = os.environ.get("HOTLINE_TOKEN", "")
+    if token_file:
+        try:
+            token = Path(token_file).read_text("utf-8").strip()
+        except OSError as exc:
+            raise FactsError([f"--token-file {token_file}: cannot read ({exc.strerror})"]) from None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    endpoint = url.rstrip("/") + "/api/v1/facts"
+    try:
+        response = httpx.get(endpoint, params={"month": month}, headers=headers, timeout=60)
+    except httpx.HTTPError as exc:
+        raise _Unavailable(f"cannot reach the collector at {endpoint}: {exc}") from None
+    if response.status_code in (401, 403):
+        raise _Unavailable(f"{endpoint}: token refused ({response.status_code}); see --token-file")
+    if response.status_code != 200:
+        raise _Unavailable(f"{endpoint}: HTTP {response.status_code}: {response.text[:200]}")
+    try:
+        return response.json()
+    except ValueError:
+        raise FactsError([f"{endpoint}: the collector's answer is not JSON"]) from None

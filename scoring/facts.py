@@ -1,0 +1,368 @@
+"""Facts: the month's components, outages, windows and incidents, validated.
+
+The facts document is the scorer's only input (SPEC "Facts"). Every problem is reported with
+its field path (`outages[3].end: not an ISO instant with an offset`) and nothing is silently
+fixed: an unknown component, a reversed interval, a window without an end, a duplicate id or an
+`as_of` before the month are errors. Unknown keys are ignored, so a newer collector's facts
+still score. Instants become integer microseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from scoring.intervals import IntervalSet, merge
+from scoring.rules import Rules
+from scoring.values import EPOCH, US, Errors, InputError, instant_us
+
+ALL_COMPONENTS = "*"
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+class FactsError(InputError):
+    """The facts are invalid; each line of `errors` names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    id: str
+    system: str
+    working: IntervalSet | None = None  # None: all of the period
+    since: int | None = None
+    until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    index: int
+    component: str
+    start: int
+    end: int | None
+    start_text: str
+    end_text: str | None
+    excluded: dict[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceWindow:
+    id: str
+    start: int
+    end: int
+    components: tuple[str, ...]  # ("*",) for all
+    created_at: int | None = None
+    raw: dict[str, Any] | None = None
+
+    def covers(self, component: str) -> bool:
+        return ALL_COMPONENTS in self.components or component in self.components
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: str
+    components: tuple[str, ...]
+    severity: str
+    severity_given: bool
+    detected_at: int
+    responded_at: int | None
+    restored_at: int | None
+    report_submitted_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NoData:
+    component: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    month: str
+    month_start: int
+    month_end: int
+    as_of: int
+    components: tuple[Component, ...]
+    outages: tuple[Outage, ...]
+    windows: tuple[MaintenanceWindow, ...]
+    incidents: tuple[Incident, ...]
+    no_data: tuple[NoData, ...]
+
+    @property
+    def period(self) -> tuple[int, int]:
+        """P: the month, or the month to date when `as_of` falls inside it."""
+        return self.month_start, min(self.month_end, max(self.as_of, self.month_start))
+
+
+def month_bounds(month: str, rules: Rules) -> tuple[int, int]:
+    """The local calendar month as [start, end) in microseconds since the epoch."""
+    match = _MONTH.match(month)
+    if not match:
+        raise ValueError("not a month (YYYY-MM)")
+    year, number = int(match.group(1)), int(match.group(2))
+    start = datetime(year, number, 1, tzinfo=rules.tz)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=rules.tz)
+    return (start - EPOCH) // US, (end - EPOCH) // US
+
+
+def parse_facts(data: Any, rules: Rules, now_us: int | None = None) -> Facts:
+    """Validate a facts document. `now_us` stands in for a missing `as_of` (the CLI's clock)."""
+    errors = Errors()
+    if not isinstance(data, dict):
+        raise FactsError(["(top): expected a JSON object with month, components, outages, …"])
+
+    month = data.get("month")
+    month_start = month_end = 0
+    try:
+        month_start, month_end = month_bounds(month if isinstance(month, str) else "", rules)
+    except ValueError as exc:
+        errors.add("month", str(exc))
+
+    as_of = _instant(data, "as_of", "as_of", errors, required=False)
+    if as_of is None:
+        if "as_of" in data and data["as_of"] is not None:
+            pass  # already reported
+        elif now_us is None:
+            errors.add("as_of", "required when no clock is given")
+        else:
+            as_of = now_us
+    if as_of is not None and month_start and as_of < month_start:
+        errors.add("as_of", "before the month starts")
+
+    components = _components(data.get("components"), rules, errors)
+    known = {c.id for c in components}
+    outages = _outages(data.get("outages", []), known, errors)
+    windows = _windows(data.get("maintenance_windows", []), known, errors)
+    incidents = _incidents(data.get("incidents", []), known, rules, errors)
+    no_data = _no_data(data.get("no_data", []), known, errors)
+
+    errors.raise_if_any(FactsError)
+    return Facts(
+        month=month,
+        month_start=month_start,
+        month_end=month_end,
+        as_of=as_of,
+        components=tuple(components),
+        outages=tuple(outages),
+        windows=tuple(windows),
+        incidents=tuple(incidents),
+        no_data=tuple(no_data),
+    )
+
+
+def _instant(
+    obj: dict[str, Any], key: str, path: str, errors: Errors, required: bool
+) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        if required:
+            errors.add(path, "required" if key not in obj else "must not be null")
+        return None
+    try:
+        return instant_us(value)
+    except ValueError as exc:
+        errors.add(path, str(exc))
+        return None
+
+
+def _list(value: Any, path: str, errors: Errors) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors.add(path, "must be a list")
+        return []
+    return value
+
+
+def _entries(value: Any, path: str, errors: Errors):
+    for i, entry in enumerate(_list(value, path, errors)):
+        if isinstance(entry, dict):
+            yield i, f"{path}[{i}]", entry
+        else:
+            errors.add(f"{path}[{i}]", "must be an object")
+
+
+def _components(value: Any, rules: Rules, errors: Errors) -> list[Component]:
+    if value is None:
+        errors.add("components", "required (a list, possibly empty)")
+    out: list[Component] = []
+    seen: set[str] = set()
+    for _, path, entry in _entries(value, "components", errors):
+        cid = entry.get("id")
+        if not isinstance(cid, str) or not cid:
+            errors.add(f"{path}.id", "required, a non-empty string")
+            continue
+        if cid == ALL_COMPONENTS:
+            errors.add(f"{path}.id", "'*' is reserved for 'all components' in windows")
+            continue
+        if cid in seen:
+            errors.add(f"{path}.id", f"duplicate component id {cid!r}")
+            continue
+        seen.add(cid)
+        system = entry.get("system")
+        if system not in rules.systems:
+            errors.add(f"{path}.system", f"must be one of {', '.join(rules.systems)}")
+            continue
+        working = None
+        if entry.get("working") is not None:
+            spans = []
+            for _, wpath, span in _entries(entry["working"], f"{path}.working", errors):
+                interval = _interval(span, wpath, errors, open_end=False)
+                if interval:
+                    spans.append(interval)
+            working = merge(spans)
+        since = _instant(entry, "since", f"{path}.since", errors, required=False)
+        until = _instant(entry, "until", f"{path}.until", errors, required=False)
+        if since is not None and until is not None and until < since:
+            errors.add(f"{path}.until", "before since")
+        out.append(Component(cid, system, working, since, until))
+    return out
+
+
+def _interval(entry: dict[str, Any], path: str, errors: Errors, open_end: bool) -> tuple | None:
+    start = _instant(entry, "start", f"{path}.start", errors, required=True)
+    if open_end:
+        end = _instant(entry, "end", f"{path}.end", errors, required=False)
+    else:
+        if entry.get("end") is None:
+            errors.add(f"{path}.end", "required (an interval here must have an end)")
+            return None
+        end = _instant(entry, "end", f"{path}.end", errors, required=True)
+    if start is None or (end is None and entry.get("end") is not None):
+        return None
+    if end is not None and end < start:
+        errors.add(f"{path}.end", "before start")
+        return None
+    return start, end
+
+
+def _known(component: Any, path: str, known: set[str], errors: Errors) -> bool:
+    if not isinstance(component, str) or component not in known:
+        errors.add(path, f"unknown component {component!r} (not in components)")
+        return False
+    return True
+
+
+def _outages(value: Any, known: set[str], errors: Errors) -> list[Outage]:
+    out = []
+    for i, path, entry in _entries(value, "outages", errors):
+        ok = _known(entry.get("component"), f"{path}.component", known, errors)
+        interval = _interval(entry, path, errors, open_end=True)
+        excluded = entry.get("excluded")
+        if excluded is not None:
+            if not isinstance(excluded, dict):
+                errors.add(f"{path}.excluded", "must be an object with reason and approved_by")
+                ok = False
+            else:
+                for key in ("reason", "approved_by"):
+                    if not isinstance(excluded.get(key), str) or not excluded[key].strip():
+                        errors.add(f"{path}.excluded.{key}", "required, a non-empty string")
+                        ok = False
+        if ok and interval:
+            out.append(
+                Outage(
+                    index=i,
+                    component=entry["component"],
+                    start=interval[0],
+                    end=interval[1],
+                    start_text=entry["start"],
+                    end_text=entry.get("end"),
+                    excluded=excluded,
+                )
+            )
+    return out
+
+
+def _windows(value: Any, known: set[str], errors: Errors) -> list[MaintenanceWindow]:
+    out = []
+    seen: set[str] = set()
+    for _, path, entry in _entries(value, "maintenance_windows", errors):
+        ok = True
+        wid = entry.get("id")
+        if not isinstance(wid, str) or not wid:
+            errors.add(f"{path}.id", "required, a non-empty string")
+            ok = False
+        elif wid in seen:
+            errors.add(f"{path}.id", f"duplicate window id {wid!r}")
+            ok = False
+        else:
+            seen.add(wid)
+        interval = _interval(entry, path, errors, open_end=False)
+        components = entry.get("components")
+        if not isinstance(components, list) or not components:
+            errors.add(f"{path}.components", "required, a list of component ids or ['*']")
+            ok = False
+            components = []
+        for j, component in enumerate(components):
+            if component != ALL_COMPONENTS and not _known(
+                component, f"{path}.components[{j}]", known, errors
+            ):
+                ok = False
+        created_at = _instant(entry, "created_at", f"{path}.created_at", errors, required=False)
+        if ok and interval:
+            out.append(
+                MaintenanceWindow(
+                    wid, interval[0], interval[1], tuple(components), created_at, entry
+                )
+            )
+    return out
+
+
+def _incidents(value: Any, known: set[str], rules: Rules, errors: Errors) -> list[Incident]:
+    out = []
+    seen: set[str] = set()
+    for _, path, entry in _entries(value, "incidents", errors):
+        ok = True
+        iid = entry.get("id")
+        if not isinstance(iid, str) or not iid:
+            errors.add(f"{path}.id", "required, a non-empty string")
+            ok = False
+        elif iid in seen:
+            errors.add(f"{path}.id", f"duplicate incident id {iid!r}")
+            ok = False
+        else:
+            seen.add(iid)
+        components = entry.get("components") or []
+        if not isinstance(components, list):
+            errors.add(f"{path}.components", "must be a list of component ids")
+            components, ok = [], False
+        for j, component in enumerate(components):
+            ok &= _known(component, f"{path}.components[{j}]", known, errors)
+        severity = entry.get("severity")
+        if severity is not None and severity not in rules.severities:
+            errors.add(f"{path}.severity", f"must be one of {', '.join(rules.severities)} or null")
+            ok = False
+        detected = _instant(entry, "detected_at", f"{path}.detected_at", errors, required=True)
+        stamps = {}
+        for key in ("responded_at", "restored_at", "report_submitted_at"):
+            stamps[key] = _instant(entry, key, f"{path}.{key}", errors, required=False)
+            if entry.get(key) is not None and stamps[key] is None:
+                ok = False
+        for key in ("responded_at", "restored_at"):
+            if detected is not None and stamps[key] is not None and stamps[key] < detected:
+                errors.add(f"{path}.{key}", "before detected_at")
+                ok = False
+        if ok and detected is not None:
+            out.append(
+                Incident(
+                    id=iid,
+                    components=tuple(components),
+                    severity=severity if severity is not None else rules.default_severity,
+                    severity_given=severity is not None,
+                    detected_at=detected,
+                    **stamps,
+                )
+            )
+    return out
+
+
+def _no_data(value: Any, known: set[str], errors: Errors) -> list[NoData]:
+    out = []
+    for _, path, entry in _entries(value, "no_data", errors):
+        ok = _known(entry.get("component"), f"{path}.component", known, errors)
+        interval = _interval(entry, path, errors, open_end=False)
+        if ok and interval:
+            out.append(NoData(entry["component"], interval[0], interval[1]))
+    return out

@@ -1,0 +1,368 @@
+"""Scoring rules: the YAML the purchaser may change, read and validated into exact values.
+
+The default `changsha-12345` rules ship inside this package (`scoring/rules/`); a user copies
+`configs/rules/changsha-12345.yaml`, edits it and passes `--rules`. Unknown keys are errors:
+a misspelt `tagret:` must not silently leave the default in force.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from scoring.values import Errors, InputError, duration_us, exact_number
+
+DEFAULT_RULES = "changsha-12345"
+
+MEASURES = ("availability", "maintenance", "response", "restoration")
+AGGREGATIONS = ("sum", "union", "all")
+ROUNDINGS = ("ceil", "floor", "linear")
+GRANULARITIES = {"second": 1_000_000, "minute": 60_000_000}
+
+
+class RulesError(InputError):
+    """The rules file is unreadable or invalid; each line names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeverityLimits:
+    response_us: int
+    restoration_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRule:
+    key: str
+    name: str
+    measure: str
+    max_points: Fraction
+    deduction_per_step: Fraction
+    step_rounding: str
+    granularity_us: int
+    systems: tuple[str, ...] = ()
+    aggregation: str = "sum"
+    target: Fraction = Fraction(1)
+    step: Fraction = Fraction(1, 100)
+    limit_hours: Fraction = Fraction(1)
+    step_hours: Fraction = Fraction(1, 2)
+    report_deduction: Fraction = Fraction(0)
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarYear:
+    """A year's working-day exceptions, for a year chinesecalendar does not know."""
+
+    year: int
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    id: str
+    name: str
+    timezone: str
+    systems: dict[str, str]
+    items: tuple[ItemRule, ...]
+    severities: dict[str, SeverityLimits]
+    default_severity: str
+    report_working_days: int
+    max_no_data_share: Fraction
+    calendar_years: dict[int, CalendarYear] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_rules(
+    path: str | Path | None = None, calendar_files: tuple[str | Path, ...] = ()
+) -> Rules:
+    """Read rules from `path` (default: the shipped changsha-12345) plus calendar overrides."""
+    if path is None:
+        text = (resources.files("scoring") / "rules" / f"{DEFAULT_RULES}.yaml").read_text("utf-8")
+        name, base = f"<built-in {DEFAULT_RULES}>", None
+    else:
+        path = Path(path)
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise RulesError([f"{path}: cannot read ({exc.strerror})"]) from None
+        name, base = str(path), path.parent
+    data = _parse_yaml(text, name)
+    rules = parse_rules(data)
+    override_paths = [
+        (base / p if base is not None else Path(p))
+        for p in data.get("calendar", {}).get("overrides") or []
+    ]
+    override_paths += [Path(p) for p in calendar_files]
+    if override_paths:
+        years = dict(rules.calendar_years)
+        for override in override_paths:
+            year = load_calendar_year(override)
+            years[year.year] = year
+        rules = _replace(rules, calendar_years=years)
+    return rules
+
+
+def _replace(rules: Rules, **changes: Any) -> Rules:
+    values = {f: getattr(rules, f) for f in rules.__dataclass_fields__}
+    values.update(changes)
+    return Rules(**values)
+
+
+def _parse_yaml(text: str, name: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RulesError([f"{name}:{where}: broken YAML: {problem}"]) from None
+    if not isinstance(data, dict):
+        raise RulesError([f"{name}: expected a mapping of rule settings at the top"])
+    return data
+
+
+_TOP_KEYS = {
+    "id", "name", "timezone", "granularity", "systems", "severities", "written_report",
+    "calendar", "coverage", "items",
+}  # fmt: skip
+_ITEM_KEYS = {
+    "availability": {"systems", "aggregation", "target", "step", "step_rounding"},
+    "maintenance": {"systems", "limit_hours", "step_hours", "step_rounding"},
+    "response": {"target", "step", "step_rounding", "report_deduction"},
+    "restoration": {"target", "step", "step_rounding"},
+}
+_COMMON_ITEM_KEYS = {"name", "measure", "deduction_per_step", "max_points", "granularity"}
+
+
+def parse_rules(data: dict[str, Any]) -> Rules:
+    """Validate a rules mapping; every problem is reported with its key path."""
+    errors = Errors()
+    for key in data:
+        if key not in _TOP_KEYS:
+            errors.add(str(key), "unknown key")
+
+    rule_id = data.get("id")
+    if not isinstance(rule_id, str) or not rule_id:
+        errors.add("id", "required, a non-empty string")
+    timezone = data.get("timezone", "Asia/Shanghai")
+    try:
+        ZoneInfo(str(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.add("timezone", f"unknown time zone {timezone!r}")
+    granularity = data.get("granularity", "second")
+    if granularity not in GRANULARITIES:
+        errors.add("granularity", f"must be one of {', '.join(GRANULARITIES)}")
+
+    systems = data.get("systems")
+    if not isinstance(systems, dict) or not systems:
+        errors.add("systems", "required, a mapping of system key to its Chinese label")
+        systems = {}
+    systems = {str(k): str(v) for k, v in systems.items()}
+
+    severities, default_severity = _parse_severities(data.get("severities"), errors)
+    report = data.get("written_report") or {}
+    working_days = report.get("working_days", 2) if isinstance(report, dict) else None
+    if not isinstance(working_days, int) or isinstance(working_days, bool) or working_days < 0:
+        errors.add("written_report.working_days", "must be a whole number ≥ 0")
+        working_days = 2
+    coverage = data.get("coverage") or {}
+    max_share = _ratio(
+        coverage.get("max_no_data_share", "0.05"), "coverage.max_no_data_share", errors
+    )
+    calendar = data.get("calendar") or {}
+    if not isinstance(calendar, dict) or not isinstance(calendar.get("overrides") or [], list):
+        errors.add("calendar.overrides", "must be a list of file paths")
+
+    items = _parse_items(
+        data.get("items"), systems, GRANULARITIES.get(granularity, 1_000_000), errors
+    )
+    errors.raise_if_any(RulesError)
+    return Rules(
+        id=rule_id,
+        name=str(data.get("name", rule_id)),
+        timezone=str(timezone),
+        systems=systems,
+        items=tuple(items),
+        severities=severities,
+        default_severity=default_severity,
+        report_working_days=working_days,
+        max_no_data_share=max_share,
+    )
+
+
+def _parse_severities(raw: Any, errors: Errors) -> tuple[dict[str, SeverityLimits], str]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("limits"), dict) or not raw["limits"]:
+        errors.add(
+            "severities.limits", "required, a mapping like P1: {response: 15m, restoration: 2h}"
+        )
+        return {}, "P2"
+    out: dict[str, SeverityLimits] = {}
+    for name, limits in raw["limits"].items():
+        path = f"severities.limits.{name}"
+        if not isinstance(limits, dict):
+            errors.add(path, "must be a mapping with response and restoration")
+            continue
+        for key in limits:
+            if key not in ("response", "restoration"):
+                errors.add(f"{path}.{key}", "unknown key")
+        values = {}
+        for key in ("response", "restoration"):
+            try:
+                values[key] = duration_us(limits.get(key))
+            except ValueError as exc:
+                errors.add(f"{path}.{key}", str(exc))
+        if len(values) == 2:
+            out[str(name)] = SeverityLimits(values["response"], values["restoration"])
+    default = str(raw.get("default", "P2"))
+    if out and default not in out:
+        errors.add("severities.default", f"{default!r} is not among the severities {sorted(out)}")
+    return out, default
+
+
+def _parse_items(
+    raw: Any, systems: dict[str, str], granularity_us: int, errors: Errors
+) -> list[ItemRule]:
+    if not isinstance(raw, dict) or not raw:
+        errors.add("items", "required, a mapping of item key to its settings")
+        return []
+    items = []
+    for key, spec in raw.items():
+        path = f"items.{key}"
+        if not isinstance(spec, dict):
+            errors.add(path, "must be a mapping of settings")
+            continue
+        measure = spec.get("measure")
+        if measure not in MEASURES:
+            errors.add(f"{path}.measure", f"must be one of {', '.join(MEASURES)}")
+            continue
+        allowed = _COMMON_ITEM_KEYS | _ITEM_KEYS[measure]
+        for k in spec:
+            if k not in allowed:
+                errors.add(f"{path}.{k}", f"unknown key for a {measure} item")
+        fields: dict[str, Any] = {
+            "key": str(key),
+            "name": str(spec.get("name", key)),
+            "measure": measure,
+            "max_points": _positive(spec.get("max_points", 1), f"{path}.max_points", errors),
+            "deduction_per_step": _positive(
+                spec.get("deduction_per_step"), f"{path}.deduction_per_step", errors
+            ),
+            "step_rounding": spec.get("step_rounding", "ceil"),
+            "granularity_us": granularity_us,
+        }
+        if fields["step_rounding"] not in ROUNDINGS:
+            errors.add(f"{path}.step_rounding", f"must be one of {', '.join(ROUNDINGS)}")
+        if "granularity" in spec:
+            if spec["granularity"] in GRANULARITIES:
+                fields["granularity_us"] = GRANULARITIES[spec["granularity"]]
+            else:
+                errors.add(f"{path}.granularity", f"must be one of {', '.join(GRANULARITIES)}")
+        if measure in ("availability", "maintenance"):
+            item_systems = spec.get("systems")
+            if not isinstance(item_systems, list) or not item_systems:
+                errors.add(f"{path}.systems", "required, a list of system keys")
+                item_systems = []
+            for i, system in enumerate(item_systems):
+                if system not in systems:
+                    errors.add(f"{path}.systems[{i}]", f"unknown system {system!r}")
+            fields["systems"] = tuple(str(s) for s in item_systems)
+        if measure == "availability":
+            fields["aggregation"] = spec.get("aggregation", "sum")
+            if fields["aggregation"] not in AGGREGATIONS:
+                errors.add(f"{path}.aggregation", f"must be one of {', '.join(AGGREGATIONS)}")
+        if measure in ("availability", "response", "restoration"):
+            fields["target"] = _ratio(spec.get("target"), f"{path}.target", errors)
+            fields["step"] = _positive(spec.get("step", "0.01"), f"{path}.step", errors)
+        if measure == "maintenance":
+            fields["limit_hours"] = _non_negative(
+                spec.get("limit_hours"), f"{path}.limit_hours", errors
+            )
+            fields["step_hours"] = _positive(spec.get("step_hours"), f"{path}.step_hours", errors)
+        if measure == "response":
+            fields["report_deduction"] = _non_negative(
+                spec.get("report_deduction", 0), f"{path}.report_deduction", errors
+            )
+        items.append(ItemRule(**fields))
+    return items
+
+
+def _number(value: Any, path: str, errors: Errors) -> Fraction | None:
+    if value is None:
+        errors.add(path, "required")
+        return None
+    try:
+        return exact_number(value)
+    except ValueError as exc:
+        errors.add(path, str(exc))
+        return None
+
+
+def _positive(value: Any, path: str, errors: Errors) -> Fraction:
+    number = _number(value, path, errors)
+    if number is not None and number <= 0:
+        errors.add(path, "must be greater than 0")
+    return number if number is not None else Fraction(1)
+
+
+def _non_negative(value: Any, path: str, errors: Errors) -> Fraction:
+    number = _number(value, path, errors)
+    if number is not None and number < 0:
+        errors.add(path, "must not be negative")
+    return number if number is not None else Fraction(0)
+
+
+def _ratio(value: Any, path: str, errors: Errors) -> Fraction:
+    number = _number(value, path, errors)
+    if number is not None and not 0 <= number <= 1:
+        errors.add(path, "must be a ratio between 0 and 1 (e.g. 0.99 or 99%)")
+    return number if number is not None else Fraction(0)
+
+
+def load_calendar_year(path: str | Path) -> CalendarYear:
+    """Read one override file: `year`, `holidays` (days off), `workdays` (调休 make-up days)."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise RulesError([f"{path}: cannot read calendar override ({exc.strerror})"]) from None
+    data = _parse_yaml(text, str(path))
+    errors = Errors()
+    for key in data:
+        if key not in ("year", "source", "holidays", "workdays"):
+            errors.add(f"{path}: {key}", "unknown key")
+    year = data.get("year")
+    if not isinstance(year, int) or isinstance(year, bool):
+        errors.add(f"{path}: year", "required, e.g. 2027")
+        year = 0
+    days: dict[str, frozenset[date]] = {}
+    for key in ("holidays", "workdays"):
+        values = data.get(key) or []
+        parsed = set()
+        if not isinstance(values, list):
+            errors.add(f"{path}: {key}", "must be a list of dates (YYYY-MM-DD)")
+            values = []
+        for i, value in enumerate(values):
+            try:
+                day = value if isinstance(value, date) else date.fromisoformat(str(value))
+            except ValueError:
+                errors.add(f"{path}: {key}[{i}]", "not a date (YYYY-MM-DD)")
+                continue
+            if day.year != year:
+                errors.add(f"{path}: {key}[{i}]", f"{day} is not in {year}")
+            parsed.add(day)
+        days[key] = frozenset(parsed)
+    if days.get("holidays", frozenset()) & days.get("workdays", frozenset()):
+        errors.add(f"{path}: workdays", "a day cannot be both a holiday and a workday")
+    errors.raise_if_any(RulesError)
+    return CalendarYear(year, days["holidays"], days["workdays"], str(data.get("source", "")))
