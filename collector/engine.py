@@ -1,0 +1,558 @@
+"""The outage state engine: samples in, outage changes and events out. No I/O, no clock.
+
+After h11: the engine never reads a clock or touches a socket or a database; the caller passes
+`now` and applies the returned `Changes` to a store. Every edge case is a plain unit test.
+
+Per (component, probe) the state is derived from that probe's samples **sorted by ts**, so a
+late result (an agent's spool replaying yesterday) lands in its place and gives the same
+outages as if it had arrived in order:
+
+- DOWN after `down_after` consecutive failures, UP after `up_after` consecutive successes;
+- the outage starts at the first failed sample of the streak that made it DOWN and ends at the
+  first good sample of the streak that made it UP; `detected_at` is the sample that made it DOWN;
+- a coalesced result (`count` n from `ts` to `until`) is n samples evenly spaced in that span.
+
+A component is down while any of its probes is down (`component_rule: all` — while all are).
+A component whose results stop is `no_data` from its last result + interval (the result's
+`interval`, else `silence_after`), reported once `silence_grace` has passed; with
+`silence_action: down` that time is also an outage. The composite 话务系统 (`callsys`) is
+computed from the other components (see `CompositeRule`).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from collector.model import IntervalKind, Millis, Outage, Sample
+
+OPEN: Millis = 2**62  # stands for "not ended yet" inside interval arithmetic
+
+
+class EventType(StrEnum):
+    OUTAGE_STARTED = "outage_started"
+    OUTAGE_ENDED = "outage_ended"
+    OUTAGE_RETRACTED = "outage_retracted"  # late results showed it did not happen as recorded
+    NO_DATA_STARTED = "no_data_started"
+    NO_DATA_ENDED = "no_data_ended"
+    INCIDENT_OPENED = "incident_opened"
+    INCIDENT_JOINED = "incident_joined"
+    INCIDENT_RESTORED = "incident_restored"
+    DEADLINE_PASSED = "deadline_passed"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something subscribers (incidents now; alerts and runbooks later) react to."""
+
+    type: EventType
+    ts: Millis  # when it happened in the monitored world (outage start/end, detection)
+    component: str = ""
+    outage: Outage | None = None
+    incident_id: str | None = None
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeRule:
+    """How a member system takes the composite down: `any`, `all` or at least `k` members."""
+
+    mode: str = "any"  # any | all | k
+    k: int = 1
+
+    def needed(self, members: int) -> int:
+        if self.mode == "all":
+            return members
+        if self.mode == "k":
+            return min(self.k, members)
+        return 1
+
+
+DEFAULT_COMPOSITE = {
+    "acd": CompositeRule("any"),
+    "ivr": CompositeRule("all"),
+    "callsys": CompositeRule("any"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    down_after: int = 3
+    up_after: int = 1
+    component_rule: str = "any"  # any | all (of the component's probes)
+    silence_after: float = 60.0  # seconds; a result's own `interval` takes precedence
+    silence_grace: float = 30.0  # seconds past last + interval before no_data is reported
+    silence_action: str = "no_data"  # no_data | down
+    composite_id: str | None = "callsys"  # None: no composite
+    composite: dict[str, CompositeRule] = field(default_factory=lambda: dict(DEFAULT_COMPOSITE))
+    detail_items: int = 0  # samples kept exact at each end of a run (0: down_after+up_after+1)
+
+
+@dataclass(slots=True)
+class Changes:
+    """What the caller writes to the store and tells the subscribers."""
+
+    upserts: list[Outage] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def extend(self, other: Changes) -> None:
+        self.upserts.extend(other.upserts)
+        self.deletes.extend(other.deletes)
+        self.events.extend(other.events)
+
+    def __bool__(self) -> bool:
+        return bool(self.upserts or self.deletes or self.events)
+
+
+# One item of a probe's history: (ts, last_ts, count, ok, reason, detail); a run of `count`
+# samples evenly spaced from ts to last_ts (count 1: ts == last_ts).
+_Item = tuple[Millis, Millis, int, bool, str, str]
+
+
+def _nth_ts(item: _Item, n: int) -> Millis:
+    """Timestamp of the n-th (1-based) sample of an item."""
+    ts, last, count = item[0], item[1], item[2]
+    if count <= 1 or n <= 1:
+        return ts
+    return ts + (last - ts) * (n - 1) // (count - 1)
+
+
+def _split(item: _Item, at: Millis) -> tuple[_Item | None, _Item | None]:
+    """The samples of `item` before `at` and from `at` on (even spacing)."""
+    ts, last, count, ok, reason, detail = item
+    if at <= ts:
+        return None, item
+    if at > last:
+        return item, None
+    before = sum(1 for i in range(1, count + 1) if _nth_ts(item, i) < at)
+    if before == 0:
+        return None, item
+    left = (ts, _nth_ts(item, before), before, ok, reason, detail)
+    right = (_nth_ts(item, before + 1), last, count - before, ok, reason, detail)
+    return left, right
+
+
+@dataclass(frozen=True, slots=True)
+class _ProbeOutage:
+    start: Millis
+    end: Millis  # OPEN while it lasts
+    detected_at: Millis
+    reason: str
+    detail: str
+
+
+class _ProbeHistory:
+    """One probe's samples, sorted, with long runs compacted to their ends.
+
+    Items are kept sorted as tuples, so equal timestamps have one order (failures first)
+    whatever order they arrived in. Results of one probe come from one scheduler and do not
+    overlap in time; should a coalesced run span a result of the other state, it is split there.
+    """
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[_Item] = []
+
+    def add(self, item: _Item) -> None:
+        items = self.items
+        if not items or (item >= items[-1] and items[-1][1] <= item[0]):
+            items.append(item)  # the usual case: in order, nothing to split
+            return
+        i = bisect.bisect_right(items, item)
+        if i > 0:
+            prev = items[i - 1]
+            if prev[3] != item[3] and prev[1] > item[0]:
+                left, right = _split(prev, item[0] + (0 if prev[3] else 1))
+                items[i - 1 : i] = [p for p in (left, right) if p is not None]
+                i = bisect.bisect_right(items, item)
+        j = i
+        while j < len(items) and items[j][0] <= item[1]:
+            if items[j][3] != item[3]:
+                left, right = _split(item, items[j][0] + (0 if item[3] else 1))
+                if left is not None:
+                    items.insert(i, left)
+                if right is not None:
+                    self.add(right)
+                return
+            j += 1
+        items.insert(i, item)
+
+    def compact(self, keep: int) -> None:
+        """Fold the middle of every run longer than 2*keep items into one coalesced item."""
+        if len(self.items) <= 4 * keep + 2:
+            return
+        out: list[_Item] = []
+        run: list[_Item] = []
+        for item in self.items:
+            if run and run[-1][3] != item[3]:
+                out.extend(_fold(run, keep))
+                run = []
+            run.append(item)
+        out.extend(_fold(run, keep))
+        self.items = out
+
+    def outages(self, down_after: int, up_after: int) -> list[_ProbeOutage]:
+        result: list[_ProbeOutage] = []
+        down = False
+        start = detected = 0
+        reason = detail = ""
+        run_ok: bool | None = None
+        run_n = 0
+        run_first: _Item | None = None
+        for item in self.items:
+            ok = item[3]
+            if ok != run_ok:
+                run_ok, run_n, run_first = ok, 0, item
+            before = run_n
+            run_n += item[2]
+            if ok and down and before < up_after <= run_n:
+                assert run_first is not None
+                result.append(_ProbeOutage(start, run_first[0], detected, reason, detail))
+                down = False
+            elif not ok and not down and before < down_after <= run_n:
+                assert run_first is not None
+                down = True
+                start = run_first[0]
+                reason, detail = run_first[4], run_first[5]
+                # the sample that made it DOWN: the (down_after - before)-th of this item
+                detected = _nth_ts(item, down_after - before)
+        if down:
+            result.append(_ProbeOutage(start, OPEN, detected, reason, detail))
+        return result
+
+
+def _fold(run: list[_Item], keep: int) -> list[_Item]:
+    if len(run) <= 2 * keep + 1:
+        return run
+    middle = run[keep:-keep]
+    first, last = middle[0], middle[-1]
+    folded = (first[0], last[1], sum(i[2] for i in middle), first[3], first[4], first[5])
+    return [*run[:keep], folded, *run[-keep:]]
+
+
+@dataclass(slots=True)
+class _ComponentState:
+    system: str
+    probes: dict[str, _ProbeHistory] = field(default_factory=dict)
+    coverage: list[tuple[Millis, Millis]] = field(default_factory=list)  # merged, sorted
+    outages: dict[str, Outage] = field(default_factory=dict)  # current derived, by id
+    no_data: dict[str, Outage] = field(default_factory=dict)
+
+
+class Engine:
+    """Derives outages from samples. Feed it with `ingest`, advance it with `tick`."""
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self._components: dict[str, _ComponentState] = {}
+        self._composite: dict[str, Outage] = {}
+        self._keep = self.config.detail_items or (self.config.down_after + self.config.up_after + 1)
+        self._silence_ms = int(self.config.silence_after * 1000)
+        self._grace_ms = int(self.config.silence_grace * 1000)
+        self.now: Millis = 0
+
+    # -- public ------------------------------------------------------------------------------
+    def components(self) -> dict[str, str]:
+        """Known components and their systems (the composite included)."""
+        out = {c: s.system for c, s in self._components.items()}
+        if self.config.composite_id:
+            out[self.config.composite_id] = "callsys"
+        return out
+
+    def outages(self) -> list[Outage]:
+        """Every outage the engine currently derives (down and no-data), for inspection."""
+        out = [
+            o for s in self._components.values() for o in (*s.outages.values(), *s.no_data.values())
+        ]
+        out.extend(self._composite.values())
+        return sorted(out, key=lambda o: (o.start, o.component, o.id))
+
+    def known(self, outages: Iterable[Outage]) -> None:
+        """Tell the engine what the store already holds (after a restart, before replaying), so
+        replayed samples only produce the differences."""
+        for o in outages:
+            if o.component == self.config.composite_id:
+                self._composite[o.id] = o
+                continue
+            state = self._components.get(o.component)
+            if state is None:
+                continue
+            target = state.no_data if o.kind is IntervalKind.NO_DATA else state.outages
+            target[o.id] = replace(o, excluded=None)
+
+    def register(self, component: str, system: str) -> None:
+        self._components.setdefault(component, _ComponentState(system))
+
+    def ingest(self, samples: Sequence[Sample], now: Millis) -> Changes:
+        """Place samples in order and return what changed (call once per batch)."""
+        self.now = max(self.now, now)
+        touched: set[str] = set()
+        for s in samples:
+            state = self._components.get(s.component)
+            if state is None:
+                state = self._components[s.component] = _ComponentState(s.system)
+            history = state.probes.get(s.probe)
+            if history is None:
+                history = state.probes[s.probe] = _ProbeHistory()
+            last = s.last_ts
+            history.add((s.ts, last, max(1, s.count), s.ok, s.reason, s.detail))
+            interval = int(s.interval * 1000) if s.interval else self._silence_ms
+            _cover(state.coverage, s.ts, last + interval, self._grace_ms)
+            touched.add(s.component)
+        changes = Changes()
+        for component in sorted(touched):
+            changes.extend(self._recompute(component))
+        changes.extend(self._silence(self.now, only=touched))
+        if self.config.composite_id and touched:
+            changes.extend(self._recompute_composite())
+        return changes
+
+    def tick(self, now: Millis) -> Changes:
+        """Advance the clock: detect silent components."""
+        self.now = max(self.now, now)
+        changes = self._silence(self.now)
+        if changes and self.config.silence_action == "down" and self.config.composite_id:
+            changes.extend(self._recompute_composite())
+        return changes
+
+    # -- derivation --------------------------------------------------------------------------
+    def _probe_intervals(self, state: _ComponentState) -> list[list[_ProbeOutage]]:
+        cfg = self.config
+        out = []
+        for history in state.probes.values():
+            history.compact(self._keep)
+            out.append(history.outages(cfg.down_after, cfg.up_after))
+        return out
+
+    def _recompute(self, component: str) -> Changes:
+        state = self._components[component]
+        per_probe = self._probe_intervals(state)
+        names = list(state.probes)
+        derived = _combine(component, names, per_probe, self.config.component_rule)
+        if self.config.silence_action == "down":
+            derived = _with_silence(component, derived, state.no_data.values())
+        return _diff(state.outages, derived)
+
+    def _silence(self, now: Millis, only: set[str] | None = None) -> Changes:
+        changes = Changes()
+        for component, state in self._components.items():
+            if only is not None and component not in only:
+                continue
+            if not state.coverage:
+                continue
+            gaps = [
+                (e, s) for (_, e), (s, _) in zip(state.coverage, state.coverage[1:], strict=False)
+            ]
+            tail_end = state.coverage[-1][1]
+            if now >= tail_end + self._grace_ms:
+                gaps.append((tail_end, OPEN))
+            derived = {}
+            for start, end in gaps:
+                o = Outage(
+                    id=f"{component}@{start}/no_data",
+                    component=component,
+                    start=start,
+                    end=None if end == OPEN else end,
+                    kind=IntervalKind.NO_DATA,
+                    detected_at=start + self._grace_ms if end == OPEN else None,
+                )
+                derived[o.id] = o
+            # a gap's detected_at stays what it first was
+            for oid, o in list(derived.items()):
+                prev = state.no_data.get(oid)
+                if prev is not None:
+                    derived[oid] = replace(o, detected_at=prev.detected_at)
+            diff = _diff(state.no_data, derived, no_data=True)
+            changes.extend(diff)
+            if diff and self.config.silence_action == "down":
+                changes.extend(self._recompute(component))
+        return changes
+
+    def _recompute_composite(self) -> Changes:
+        cid = self.config.composite_id
+        assert cid is not None
+        by_system: dict[str, list[list[Outage]]] = {}
+        for component, state in self._components.items():
+            if component == cid:
+                continue
+            by_system.setdefault(state.system, []).append(list(state.outages.values()))
+        pieces: list[tuple[Millis, Millis, Outage]] = []
+        for system, rule in self.config.composite.items():
+            members = by_system.get(system, [])
+            if not members:
+                continue
+            for start, end in _k_of_n(members, rule.needed(len(members))):
+                cause = _cause(members, start)
+                pieces.append((start, end, cause))
+        derived: dict[str, Outage] = {}
+        for start, end in _merge_open([(s, e) for s, e, _ in pieces]):
+            opening = [(max(c.detected_at or c.start, s), c) for s, _, c in pieces if s == start]
+            detected, first = min(opening, key=lambda p: (p[0], p[1].component))
+            members = {c.component for s, e, c in pieces if s < end and e > start}
+            o = Outage(
+                id=f"{cid}@{start}",
+                component=cid,
+                start=start,
+                end=None if end >= OPEN else end,
+                detected_at=detected,
+                probes=tuple(sorted(members)),
+                reason=first.reason,
+                detail=first.detail,
+            )
+            derived[o.id] = o
+        return _diff(self._composite, derived)
+
+
+def _cover(
+    coverage: list[tuple[Millis, Millis]], start: Millis, end: Millis, grace: Millis
+) -> None:
+    """Add [start, end) to a merged list; gaps shorter than `grace` are not gaps."""
+    if coverage and start >= coverage[-1][0]:  # the usual case: in order
+        s, e = coverage[-1]
+        if start <= e + grace:
+            coverage[-1] = (s, max(e, end))
+        else:
+            coverage.append((start, end))
+        return
+    merged: list[tuple[Millis, Millis]] = []
+    for s, e in sorted([*coverage, (start, end)]):
+        if merged and s <= merged[-1][1] + grace:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    coverage[:] = merged
+
+
+def _merge_open(intervals: Iterable[tuple[Millis, Millis]]) -> list[tuple[Millis, Millis]]:
+    out: list[tuple[Millis, Millis]] = []
+    for s, e in sorted(intervals):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def _k_of_n(members: list[list[Outage]], k: int) -> list[tuple[Millis, Millis]]:
+    """Where at least k of the members are down (a sweep over their outages)."""
+    points: list[tuple[Millis, int]] = []
+    for outages in members:
+        for s, e in _merge_open((o.start, OPEN if o.end is None else o.end) for o in outages):
+            points.append((s, 1))
+            points.append((e, -1))
+    points.sort(key=lambda p: (p[0], p[1]))
+    out: list[tuple[Millis, Millis]] = []
+    level = 0
+    start = 0
+    for t, d in points:
+        before = level
+        level += d
+        if before < k <= level:
+            start = t
+        elif level < k <= before and t > start:
+            out.append((start, t))
+    return _merge_open(out)
+
+
+def _cause(members: list[list[Outage]], at: Millis) -> Outage:
+    candidates = [o for outages in members for o in outages if o.start <= at < (o.end or OPEN)]
+    return max(candidates, key=lambda o: (o.detected_at or o.start, o.component))
+
+
+def _combine(
+    component: str,
+    names: list[str],
+    per_probe: list[list[_ProbeOutage]],
+    rule: str,
+) -> dict[str, Outage]:
+    """Component outages from its probes' outages (`any`: union, `all`: intersection)."""
+    tagged = [(o, name) for name, outs in zip(names, per_probe, strict=True) for o in outs]
+    if rule == "all":
+        spans = _k_of_n_probe(per_probe, len(per_probe))
+    else:
+        spans = _merge_open((o.start, o.end) for o, _ in tagged)
+    derived: dict[str, Outage] = {}
+    for start, end in spans:
+        inside = [(o, n) for o, n in tagged if o.start < end and o.end > start]
+        if rule == "all":
+            detected = max(max(o.detected_at, start) for o, _ in inside)
+        else:
+            detected = min(o.detected_at for o, _ in inside)
+        first = min(inside, key=lambda p: (p[0].start, p[1]))[0]
+        o = Outage(
+            id=f"{component}@{start}",
+            component=component,
+            start=start,
+            end=None if end >= OPEN else end,
+            detected_at=detected,
+            probes=tuple(sorted({n for _, n in inside})),
+            reason=first.reason,
+            detail=first.detail,
+        )
+        derived[o.id] = o
+    return derived
+
+
+def _k_of_n_probe(per_probe: list[list[_ProbeOutage]], k: int) -> list[tuple[Millis, Millis]]:
+    members = [
+        [Outage("", "", o.start, None if o.end >= OPEN else o.end) for o in outs]
+        for outs in per_probe
+    ]
+    return _k_of_n(members, k)
+
+
+def _with_silence(
+    component: str, derived: dict[str, Outage], silence: Iterable[Outage]
+) -> dict[str, Outage]:
+    """`silence_action: down`: silent time counts as down, joined with probe outages."""
+    spans = [(o.start, OPEN if o.end is None else o.end, o) for o in derived.values()]
+    spans += [
+        (
+            s.start,
+            OPEN if s.end is None else s.end,
+            replace(s, kind=IntervalKind.DOWN, reason="no_data"),
+        )
+        for s in silence
+    ]
+    out: dict[str, Outage] = {}
+    for start, end in _merge_open((s, e) for s, e, _ in spans):
+        inside = [o for s, e, o in spans if s < end and e > start]
+        first = min(inside, key=lambda o: o.start)
+        o = Outage(
+            id=f"{component}@{start}",
+            component=component,
+            start=start,
+            end=None if end >= OPEN else end,
+            detected_at=min((o.detected_at or o.start) for o in inside),
+            probes=tuple(sorted({p for o in inside for p in o.probes})),
+            reason=first.reason,
+            detail=first.detail,
+        )
+        out[o.id] = o
+    return out
+
+
+def _diff(current: dict[str, Outage], derived: dict[str, Outage], no_data: bool = False) -> Changes:
+    """Update `current` to `derived` in place and say what changed."""
+    changes = Changes()
+    started = EventType.NO_DATA_STARTED if no_data else EventType.OUTAGE_STARTED
+    ended = EventType.NO_DATA_ENDED if no_data else EventType.OUTAGE_ENDED
+    for oid in sorted(set(current) - set(derived)):
+        old = current.pop(oid)
+        changes.deletes.append(oid)
+        changes.events.append(Event(EventType.OUTAGE_RETRACTED, old.start, old.component, old))
+    for oid, new in sorted(derived.items(), key=lambda kv: kv[1].start):
+        old = current.get(oid)
+        if old == new:
+            continue
+        current[oid] = new
+        changes.upserts.append(new)
+        if old is None:
+            changes.events.append(Event(started, new.detected_at or new.start, new.component, new))
+        if new.end is not None and (old is None or old.end is None):
+            changes.events.append(Event(ended, new.end, new.component, new))
+    return changes

@@ -1,0 +1,229 @@
+"""The state engine, pure: samples and a clock in, outages and events out."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collector.engine import CompositeRule, Engine, EngineConfig, EventType
+from collector.model import IntervalKind, Outage, Sample
+
+S = 1000  # one second in ms
+T0 = 1_800_000_000_000
+
+
+def res(ts: int, ok: bool, component: str = "ivr-1", probe: str = "sip", **kw: object) -> Sample:
+    system = kw.pop("system", component.split("-")[0])
+    return Sample(
+        agent="a1",
+        component=component,
+        system=str(system),
+        probe=probe,
+        ts=ts,
+        ok=ok,
+        reason="ok" if ok else "timeout",
+        interval=kw.pop("interval", 10.0),  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def series(
+    pattern: str, component: str = "ivr-1", probe: str = "sip", t0: int = T0
+) -> list[Sample]:
+    """'++---+' → samples 10 s apart, + ok, - failed."""
+    return [res(t0 + i * 10 * S, c == "+", component, probe) for i, c in enumerate(pattern)]
+
+
+def down(engine: Engine, component: str = "ivr-1") -> list[Outage]:
+    return [o for o in engine.outages() if o.component == component and o.kind is IntervalKind.DOWN]
+
+
+def kinds(changes: object, component: str = "ivr-1") -> list[EventType]:
+    return [ev.type for ev in changes.events if ev.component == component]  # type: ignore[attr-defined]
+
+
+def feed(engine: Engine, samples: list[Sample]) -> None:
+    for s in samples:
+        engine.ingest([s], now=s.ts)
+
+
+def test_outage_starts_at_first_failed_sample_and_ends_at_first_good() -> None:
+    e = Engine()
+    feed(e, series("++---++"))
+    [o] = down(e)
+    assert (o.start, o.end) == (T0 + 20 * S, T0 + 50 * S)
+    assert o.detected_at == T0 + 40 * S  # the third failure confirmed it
+    assert o.probes == ("sip",) and o.reason == "timeout"
+
+
+def test_fewer_failures_than_down_after_is_no_outage() -> None:
+    e = Engine()
+    feed(e, series("+--+--+"))
+    assert down(e) == []
+
+
+def test_down_after_and_up_after_are_configurable() -> None:
+    e = Engine(EngineConfig(down_after=1, up_after=2))
+    feed(e, series("+-+-++"))
+    [o] = down(e)
+    assert (o.start, o.end) == (T0 + 10 * S, T0 + 40 * S)
+
+
+def test_outage_stays_open_until_a_good_sample() -> None:
+    e = Engine()
+    changes = e.ingest(series("+---"), now=T0 + 30 * S)
+    [o] = down(e)
+    assert o.end is None
+    assert kinds(changes) == [EventType.OUTAGE_STARTED]
+    changes = e.ingest([res(T0 + 40 * S, True)], now=T0 + 40 * S)
+    assert kinds(changes) == [EventType.OUTAGE_ENDED]
+    assert changes.upserts[0].end == T0 + 40 * S
+
+
+def test_coalesced_result_counts_as_many_samples() -> None:
+    e = Engine()
+    run = res(T0, False, count=3, until=T0 + 20 * S)
+    e.ingest([run], now=T0 + 20 * S)
+    [o] = down(e)
+    assert (o.start, o.detected_at, o.end) == (T0, T0 + 20 * S, None)
+
+
+def test_late_results_land_in_order() -> None:
+    e = Engine()
+    samples = series("++---+++")
+    e.ingest(samples[5:], now=T0 + 80 * S)
+    e.ingest(samples[:5], now=T0 + 80 * S)  # the spool replays the older ones
+    [o] = down(e)
+    assert (o.start, o.end) == (T0 + 20 * S, T0 + 50 * S)
+
+
+def test_late_good_result_splits_an_outage() -> None:
+    e = Engine()
+    samples = series("+---+---+")
+    e.ingest([*samples[:4], *samples[5:]], now=T0 + 90 * S)
+    assert len(down(e)) == 1
+    changes = e.ingest([samples[4]], now=T0 + 90 * S)
+    assert [(o.start, o.end) for o in down(e)] == [
+        (T0 + 10 * S, T0 + 40 * S),
+        (T0 + 50 * S, T0 + 80 * S),
+    ]
+    assert EventType.OUTAGE_STARTED in kinds(changes)
+
+
+def test_component_is_down_while_any_probe_is_down() -> None:
+    e = Engine()
+    feed(e, sorted(series("+---++++") + series("+++---++", probe="tcp"), key=lambda s: s.ts))
+    [o] = down(e)
+    assert (o.start, o.end) == (T0 + 10 * S, T0 + 60 * S)
+    assert o.probes == ("sip", "tcp")
+
+
+def test_component_rule_all_needs_every_probe_down() -> None:
+    e = Engine(EngineConfig(component_rule="all"))
+    feed(e, sorted(series("+-----++") + series("+++---++", probe="tcp"), key=lambda s: s.ts))
+    [o] = down(e)
+    assert (o.start, o.end) == (T0 + 30 * S, T0 + 60 * S)
+
+
+def test_silent_component_is_no_data_from_last_sample_plus_interval() -> None:
+    e = Engine(EngineConfig(silence_grace=5))
+    e.ingest(series("++"), now=T0 + 10 * S)
+    assert e.tick(T0 + 24 * S).events == []  # 10 s interval + 5 s grace not yet over
+    changes = e.tick(T0 + 25 * S)
+    [nd] = changes.upserts
+    assert (nd.kind, nd.start, nd.end) == (IntervalKind.NO_DATA, T0 + 20 * S, None)
+    assert kinds(changes) == [EventType.NO_DATA_STARTED]
+    changes = e.ingest([res(T0 + 60 * S, True)], now=T0 + 60 * S)
+    assert kinds(changes) == [EventType.NO_DATA_ENDED]
+    assert changes.upserts[0].end == T0 + 60 * S
+    assert down(e) == []
+
+
+def test_silence_counts_as_down_when_configured() -> None:
+    e = Engine(EngineConfig(silence_grace=5, silence_action="down"))
+    e.ingest(series("++"), now=T0 + 10 * S)
+    e.tick(T0 + 30 * S)
+    [o] = down(e)
+    assert (o.start, o.end, o.reason) == (T0 + 20 * S, None, "no_data")
+
+
+def test_spool_replay_fills_a_no_data_gap() -> None:
+    e = Engine(EngineConfig(silence_grace=5))
+    samples = series("+" * 10)
+    e.ingest(samples[:2], now=T0 + 10 * S)
+    e.tick(T0 + 60 * S)
+    e.ingest(samples[9:], now=T0 + 90 * S)
+    assert [(o.start, o.end) for o in e.outages()] == [(T0 + 20 * S, T0 + 90 * S)]
+    changes = e.ingest(samples[2:9], now=T0 + 95 * S)
+    assert changes.deletes == [f"ivr-1@{T0 + 20 * S}/no_data"]
+    assert e.outages() == []
+
+
+def test_composite_down_when_any_acd_is_down() -> None:
+    e = Engine()
+    feed(e, sorted(series("+---++", "acd-1") + series("++++++", "acd-2"), key=lambda s: s.ts))
+    [o] = down(e, "callsys")
+    assert (o.start, o.end, o.probes) == (T0 + 10 * S, T0 + 40 * S, ("acd-1",))
+
+
+def test_composite_down_only_when_all_ivr_are_down() -> None:
+    e = Engine()
+    feed(e, sorted(series("+-----+", "ivr-1") + series("+++---++", "ivr-2"), key=lambda s: s.ts))
+    assert [(o.start, o.end) for o in down(e, "callsys")] == [(T0 + 30 * S, T0 + 60 * S)]
+
+
+def test_composite_k_of_n_is_configurable() -> None:
+    cfg = EngineConfig(composite={"seat": CompositeRule("k", 2)})
+    e = Engine(cfg)
+    samples = series("+---+", "seat-1") + series("++---+", "seat-2") + series("++++", "seat-3")
+    feed(e, sorted(samples, key=lambda s: s.ts))
+    assert [(o.start, o.end) for o in down(e, "callsys")] == [(T0 + 20 * S, T0 + 40 * S)]
+
+
+def test_known_outages_make_replay_produce_only_differences() -> None:
+    first = Engine()
+    first.ingest(series("+---"), now=T0 + 30 * S)
+    stored = first.outages()
+    again = Engine()
+    for o in stored:
+        again.register(o.component, "ivr" if o.component != "callsys" else "callsys")
+    again.known(stored)
+    changes = again.ingest(series("+---"), now=T0 + 30 * S)
+    assert changes.upserts == [] and changes.deletes == []
+
+
+def _canonical(engine: Engine) -> list[tuple[str, int, int | None, int | None]]:
+    return [(o.id, o.start, o.end, o.detected_at) for o in engine.outages()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pattern=st.lists(st.tuples(st.booleans(), st.integers(1, 4)), min_size=1, max_size=25),
+    seed=st.integers(0, 2**32),
+    down_after=st.integers(1, 4),
+    up_after=st.integers(1, 3),
+    chunk=st.integers(1, 5),
+)
+def test_out_of_order_arrival_gives_the_same_outages(
+    pattern: list[tuple[bool, int]], seed: int, down_after: int, up_after: int, chunk: int
+) -> None:
+    samples: list[Sample] = []
+    t = T0
+    for i, (ok, count) in enumerate(pattern):
+        probe = "sip" if i % 3 else "tcp"
+        if count == 1:
+            samples.append(res(t, ok, probe=probe))
+        else:
+            samples.append(res(t, ok, probe=probe, count=count, until=t + (count - 1) * 10 * S))
+        t += count * 10 * S + 3 * S
+    cfg = EngineConfig(down_after=down_after, up_after=up_after, silence_grace=5)
+    in_order = Engine(cfg)
+    in_order.ingest(samples, now=t)
+    shuffled = samples[:]
+    random.Random(seed).shuffle(shuffled)
+    late = Engine(cfg)
+    for i in range(0, len(shuffled), chunk):
+        late.ingest(shuffled[i : i + chunk], now=t)
+    assert _canonical(late) == _canonical(in_order)
