@@ -24,7 +24,9 @@ DEFAULT_RULES = "changsha-12345"
 MEASURES = ("availability", "maintenance", "response", "restoration")
 AGGREGATIONS = ("sum", "union", "all")
 ROUNDINGS = ("ceil", "floor", "linear")
-GRANULARITIES = {"second": 1_000_000, "minute": 60_000_000}
+# The grain durations are counted in. `second` keeps the facts' instants exactly (to the
+# microsecond); `minute` counts every minute a fault touches as a whole fault minute.
+GRANULARITIES = {"second": 1, "minute": 60_000_000}
 
 
 class RulesError(InputError):
@@ -184,9 +186,7 @@ def parse_rules(data: dict[str, Any]) -> Rules:
     if not isinstance(calendar, dict) or not isinstance(calendar.get("overrides") or [], list):
         errors.add("calendar.overrides", "must be a list of file paths")
 
-    items = _parse_items(
-        data.get("items"), systems, GRANULARITIES.get(granularity, 1_000_000), errors
-    )
+    items = _parse_items(data.get("items"), systems, GRANULARITIES.get(granularity, 1), errors)
     errors.raise_if_any(RulesError)
     return Rules(
         id=rule_id,
@@ -225,7 +225,7 @@ def _parse_severities(raw: Any, errors: Errors) -> tuple[dict[str, SeverityLimit
         if len(values) == 2:
             out[str(name)] = SeverityLimits(values["response"], values["restoration"])
     default = str(raw.get("default", "P2"))
-    if out and default not in out:
+    if default not in raw["limits"]:
         errors.add("severities.default", f"{default!r} is not among the severities {sorted(out)}")
     return out, default
 
