@@ -1,0 +1,272 @@
+"""snmp: GET one or more OIDs (v2c or v3) and compare what comes back.
+
+Target: `HOST[:PORT]` (default port 161).
+
+Options:
+- `oid` (required): one or more OIDs, comma-separated, read in one request; numeric
+  (`1.3.6.1.2.1.1.3.0`) or a known name plus index (`sysUpTime.0`, `ifOperStatus.3`, see
+  `probes.snmpcheck.OID_ALIASES`).
+- v2c: `community` (or `community_file` / `community_env`); `version=2c` is the default.
+- v3 (chosen by `user`, or `version=3`): `user`, `auth_key`, `priv_key` (each also as
+  `_file` / `_env`); the security level follows from the keys given (both: authPriv, auth only:
+  authNoPriv, none: noAuthNoPriv). `auth_protocol` MD5 | SHA (default, SHA-1) | SHA224 | SHA256 |
+  SHA384 | SHA512; `priv_protocol` DES | 3DES | AES (default, AES-128) | AES192 | AES256 —
+  the defaults match net-snmp's `createUser u SHA pass AES pass` (pysnmp's own differ).
+  `context` (v3 context name).
+- `retries` (default 1): the timeout is split evenly across the attempts.
+- Comparisons, applied to every OID read: `equals=V`, `in=V1,V2,…`, `min=N`, `max=N`,
+  `change=changed|unchanged|increased|not_decreased` against `previous` (the `value` of the
+  last run: a scalar for one OID, a mapping — JSON on the command line — for several). With no
+  `previous` (the first run) a change check passes. sysUpTime with `change=not_decreased` finds
+  a reboot.
+
+The result's `value` is the value read (int for numbers, str otherwise) for one OID, or a
+mapping OID -> value for several.
+
+Reasons: `ok`; `check_failed` (a comparison did not hold, or an OID does not exist);
+`error_response` (the agent returned an SNMP error status, e.g. genErr); `auth_failed` (v3:
+wrong digest — wrong auth key —, unknown user, unsupported security level); `timeout` (no
+answer; SNMP agents drop a wrong community or a wrong v3 privacy key silently, and an ICMP
+refusal is not reported by pysnmp, so these end here too); `dns_error`; `config_error`.
+One SnmpEngine per event loop (one per process in the agent): creating one costs far more
+than a GET.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from probes import options as opt
+from probes.address import split_host_port
+from probes.result import ProbeResult, Reason
+from probes.snmpcheck import failures, parse_check, parse_oid
+
+_KNOWN = {
+    "oid",
+    "version",
+    *opt.secret_names("community"),
+    "user",
+    *opt.secret_names("auth_key"),
+    *opt.secret_names("priv_key"),
+    "auth_protocol",
+    "priv_protocol",
+    "context",
+    "retries",
+    "equals",
+    "in",
+    "min",
+    "max",
+    "change",
+    "previous",
+}
+_AUTH_FAILURES = {
+    "WrongDigest",
+    "UnknownUserName",
+    "UnsupportedSecurityLevel",
+    "AuthenticationFailure",
+    "AuthenticationError",
+    "DecryptionError",
+    "UnknownSecurityName",
+}
+
+
+class _Engine:
+    """The loop's SnmpEngine and the objects pysnmp would otherwise rebuild on every GET."""
+
+    def __init__(self) -> None:
+        from pysnmp.hlapi.v3arch import asyncio as hlapi
+
+        self.hlapi = hlapi
+        self.engine = hlapi.SnmpEngine()
+        self.targets: dict[tuple, Any] = {}
+        self.auth: dict[tuple, Any] = {}
+        self.contexts: dict[str, Any] = {}
+
+
+_ENGINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Engine] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _engine() -> _Engine:
+    loop = asyncio.get_running_loop()
+    found = _ENGINES.get(loop)
+    if found is None:
+        found = _ENGINES[loop] = _Engine()
+    return found
+
+
+def _protocols(hlapi: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    auth = {
+        "MD5": hlapi.USM_AUTH_HMAC96_MD5,
+        "SHA": hlapi.USM_AUTH_HMAC96_SHA,
+        "SHA1": hlapi.USM_AUTH_HMAC96_SHA,
+        "SHA224": hlapi.USM_AUTH_HMAC128_SHA224,
+        "SHA256": hlapi.USM_AUTH_HMAC192_SHA256,
+        "SHA384": hlapi.USM_AUTH_HMAC256_SHA384,
+        "SHA512": hlapi.USM_AUTH_HMAC384_SHA512,
+    }
+    priv = {
+        "DES": hlapi.USM_PRIV_CBC56_DES,
+        "3DES": hlapi.USM_PRIV_CBC168_3DES,
+        "AES": hlapi.USM_PRIV_CFB128_AES,
+        "AES128": hlapi.USM_PRIV_CFB128_AES,
+        "AES192": hlapi.USM_PRIV_CFB192_AES,
+        "AES256": hlapi.USM_PRIV_CFB256_AES,
+    }
+    return auth, priv
+
+
+def _auth_data(state: _Engine, options: Mapping[str, Any]) -> tuple[Any, str]:
+    """pysnmp credentials (cached: LCD configuration keys on them) and a label for details."""
+    hlapi = state.hlapi
+    user = opt.text(options, "user")
+    version = (opt.text(options, "version") or ("3" if user else "2c")).lower().lstrip("v")
+    if version in ("2", "2c"):
+        if user is not None:
+            raise opt.OptionError("option 'user' needs version=3")
+        community = opt.secret(options, "community")
+        if community is None:
+            raise opt.OptionError("option 'community' is required for SNMP v2c")
+        key: tuple = ("2c", community)
+        found = state.auth.get(key)
+        if found is None:
+            found = state.auth[key] = hlapi.CommunityData(community, mpModel=1)
+        return found, "v2c"
+    if version != "3":
+        raise opt.OptionError(f"option 'version' must be 2c or 3, got {version!r}")
+    if not user:
+        raise opt.OptionError("option 'user' is required for SNMP v3")
+    auth_key = opt.secret(options, "auth_key")
+    priv_key = opt.secret(options, "priv_key")
+    if priv_key is not None and auth_key is None:
+        raise opt.OptionError("option 'priv_key' needs 'auth_key' (no authNoPriv without auth)")
+    for name, value in (("auth_key", auth_key), ("priv_key", priv_key)):
+        if value is not None and len(value) < 8:
+            raise opt.OptionError(f"option {name!r} must be at least 8 characters (RFC 3414)")
+    auth_table, priv_table = _protocols(hlapi)
+    auth_name = (opt.text(options, "auth_protocol") or "SHA").upper().replace("-", "")
+    priv_name = (opt.text(options, "priv_protocol") or "AES").upper().replace("-", "")
+    if auth_name not in auth_table:
+        raise opt.OptionError(f"option 'auth_protocol' must be one of {', '.join(auth_table)}")
+    if priv_name not in priv_table:
+        raise opt.OptionError(f"option 'priv_protocol' must be one of {', '.join(priv_table)}")
+    key = ("3", user, auth_key, priv_key, auth_name, priv_name)
+    found = state.auth.get(key)
+    if found is None:
+        found = state.auth[key] = hlapi.UsmUserData(
+            user,
+            authKey=auth_key,
+            privKey=priv_key,
+            authProtocol=auth_table[auth_name] if auth_key else hlapi.USM_AUTH_NONE,
+            privProtocol=priv_table[priv_name] if priv_key else hlapi.USM_PRIV_NONE,
+        )
+    level = "authPriv" if priv_key else "authNoPriv" if auth_key else "noAuthNoPriv"
+    return found, f"v3 {level}"
+
+
+async def _target(state: _Engine, host: str, port: int, timeout: float, retries: int) -> Any:
+    hlapi = state.hlapi
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        ip = ipaddress.ip_address(infos[0][4][0])
+    per_try = timeout / (retries + 1)
+    key = (str(ip), port, round(per_try, 3), retries)
+    found = state.targets.get(key)
+    if found is None:
+        cls = hlapi.Udp6TransportTarget if ip.version == 6 else hlapi.UdpTransportTarget
+        found = await cls.create((str(ip), port), timeout=per_try, retries=retries)
+        state.targets[key] = found
+    return found
+
+
+def _plain(value: Any) -> Any:
+    """A pysnmp value as JSON-friendly Python: int for numbers, str otherwise."""
+    from pyasn1.type import univ
+
+    if isinstance(value, univ.Integer):
+        return int(value)
+    if isinstance(value, univ.OctetString):
+        raw = bytes(value)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return value.prettyPrint()
+        return text if text.isprintable() else value.prettyPrint()
+    return value.prettyPrint()
+
+
+async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
+    opt.check_known(options, _KNOWN)
+    host, port = split_host_port(target, 161)
+    oids = [parse_oid(part) for part in opt.required(options, "oid").split(",") if part.strip()]
+    check = parse_check(options)
+    retries = opt.integer(options, "retries", 1, minimum=0, maximum=10)
+    assert retries is not None
+    state = _engine()
+    hlapi = state.hlapi
+    auth, label = _auth_data(state, options)
+    context_name = opt.text(options, "context", "") or ""
+    context = state.contexts.get(context_name)
+    if context is None:
+        context = state.contexts[context_name] = hlapi.ContextData(contextName=context_name)
+    where = f"{host}:{port} ({label})"
+
+    from pysnmp.error import PySnmpError
+
+    start = time.perf_counter()
+    try:
+        transport = await _target(state, host, port, timeout, retries)
+    except (OSError, PySnmpError) as exc:
+        return ProbeResult(Reason.DNS_ERROR, f"{host}: {exc}")
+    var_binds = [hlapi.ObjectType(hlapi.ObjectIdentity(oid)) for oid in oids]
+    silent = ProbeResult(
+        Reason.TIMEOUT,
+        f"no answer from {where} in {timeout:g} s (a wrong community or v3 privacy key "
+        "also ends here: SNMP agents drop those silently)",
+    )
+    try:
+        # pysnmp's own timer ticks coarsely; this guard keeps the probe within its timeout.
+        async with asyncio.timeout(max(0.0, timeout - (time.perf_counter() - start))):
+            error_indication, error_status, error_index, answers = await hlapi.get_cmd(
+                state.engine, auth, transport, context, *var_binds, lookupMib=False
+            )
+    except TimeoutError:
+        return silent
+    latency = (time.perf_counter() - start) * 1000
+    if error_indication:
+        kind = type(error_indication).__name__
+        if kind == "RequestTimedOut":
+            return silent
+        if kind in _AUTH_FAILURES:
+            return ProbeResult(Reason.AUTH_FAILED, f"{where}: {error_indication} ({kind})", latency)
+        return ProbeResult(Reason.UNEXPECTED_RESPONSE, f"{where}: {error_indication}", latency)
+    if error_status:
+        at = oids[int(error_index) - 1] if 0 < int(error_index) <= len(oids) else "?"
+        detail = f"{where}: agent answered {error_status.prettyPrint()} at {at}"
+        return ProbeResult(Reason.ERROR_RESPONSE, detail, latency)
+
+    values: dict[str, Any] = {}
+    missing: list[str] = []
+    for name, value in answers:
+        oid = str(name)
+        if isinstance(value, hlapi.NoSuchObject | hlapi.NoSuchInstance | hlapi.EndOfMibView):
+            missing.append(f"{oid}: {type(value).__name__}")
+        else:
+            values[oid] = _plain(value)
+    result_value: Any = next(iter(values.values())) if len(oids) == 1 and values else values
+    if missing:
+        return ProbeResult(Reason.CHECK_FAILED, "; ".join(missing), latency, result_value or None)
+    problems = failures(check, values)
+    if problems:
+        return ProbeResult(Reason.CHECK_FAILED, "; ".join(problems), latency, result_value)
+    shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
+    return ProbeResult(Reason.OK, f"{where}: {shown}"[:500], latency, result_value)
