@@ -15,6 +15,7 @@ from collections.abc import Sequence
 # name -> (module, one-line help). Listed once, here; a new subcommand adds one line.
 COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("scoring.cli", "compute the month's platform score from facts"),
+    "agent": ("agent.cli", "run the probing agent (spool, ship, heartbeat)"),
     "probe": ("probes.cli", "run one probe once and print its JSON result (Nagios exit codes)"),
 }
 

@@ -1,0 +1,78 @@
+"""`hotline agent --config FILE [--check | --once]`: run the probing agent.
+
+- `--check` validates the config (includes and seat CSVs too) and exits 0, or 3 with one
+  `file:line: field: message` per problem on stderr.
+- `--once` runs every check once and prints one JSON line per result (the collector's wire
+  form); exits 0 when all are ok, 2 when any is not, 3 on a config error.
+- otherwise runs until SIGTERM (flushes the spool, exits 0); SIGHUP reloads the config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK = 0
+EXIT_NOT_OK = 2
+EXIT_USAGE = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, metavar="FILE", help="the agent's YAML config")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="validate the config and exit")
+    mode.add_argument(
+        "--once", action="store_true", help="run every check once, print JSON lines, exit"
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+    import logging
+
+    from agent.config import ConfigError, load_config
+
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
+    try:
+        from probes import PROBES
+
+        config = load_config(args.config, known_kinds=PROBES)
+        if not (args.check or args.once):
+            config.read_token()
+    except ConfigError as exc:
+        print(f"hotline agent: invalid config {args.config}:", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    if args.check:
+        components = {c.component for c in config.checks}
+        print(
+            f"{args.config}: ok — {len(config.checks)} checks on {len(components)} components "
+            f"from {len(config.files)} file(s)"
+        )
+        return EXIT_OK
+
+    if args.once:
+        from agent.service import run_once
+
+        results = asyncio.run(run_once(config))
+        for record in results:
+            print(json.dumps(record, ensure_ascii=False))
+        return EXIT_OK if all(r["ok"] for r in results) else EXIT_NOT_OK
+
+    from agent.service import Agent
+
+    async def _main() -> int:
+        return await Agent(args.config, config).run()
+
+    return asyncio.run(_main())

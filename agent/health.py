@@ -1,0 +1,38 @@
+"""What the agent knows about its own health, reported in every heartbeat (no I/O here)."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Health:
+    """Counters since the agent started; the heartbeat sends them, the collector diffs them."""
+
+    runs: int = 0
+    late_runs: int = 0  # started more than `late_after` seconds after their scheduled time
+    skipped_runs: int = 0  # missed entirely: later than the misfire grace, or still running
+    rejected: int = 0  # results the collector refused one by one in a 202 (dropped, logged)
+    lags: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))  # seconds
+
+    def record_start(self, lag: float, late_after: float) -> None:
+        self.runs += 1
+        self.lags.append(lag)
+        if lag > late_after:
+            self.late_runs += 1
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "late_runs": self.late_runs,
+            "skipped_runs": self.skipped_runs,
+            "rejected": self.rejected,
+        }
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:
+    """Seconds to wait after `attempt` consecutive failures (0-based): exponential, capped,
+    with jitter in [50%, 100%] of the step so many agents do not retry in lock-step."""
+    step = min(maximum, initial * (2 ** min(attempt, 30)))
+    return step * (0.5 + rng.random() / 2)

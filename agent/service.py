@@ -1,0 +1,147 @@
+"""The running agent: schedule → spool → shipper, heartbeats, SIGHUP reload, SIGTERM flush.
+
+Data flows one way: a check's result is written to the spool (durably) and only the shipper
+reads the spool. Nothing is sent that is not on disk first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agent.config import AgentConfig, Check, ConfigError, load_config
+from agent.health import Health
+from agent.heartbeat import heartbeat_body, host_metrics
+from agent.schedule import Scheduler
+from agent.shipper import Shipper
+from agent.spool import Spool
+
+log = logging.getLogger(__name__)
+
+
+def _run_probe() -> Any:
+    from probes import run_probe
+
+    return run_probe
+
+
+class Agent:
+    def __init__(self, config_path: str, config: AgentConfig) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.health = Health()
+        self.spool = Spool(config.spool_path, config.spool_max_bytes, config.spool_fsync)
+        self.scheduler = Scheduler(
+            self.spool.put, self.health, config.concurrency, config.late_after, _run_probe()
+        )
+        self.shipper: Shipper | None = None
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._last_host = 0.0
+
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT (or `stop()`); flush; 0 on a clean stop."""
+        token = self.config.read_token()
+        await self.spool.open()
+        self.shipper = Shipper(self.config, token, self.spool, self.health)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
+        added, _, _ = self.scheduler.apply(self.config.checks)
+        self.scheduler.start()
+        log.info(
+            "agent %s started: %d checks, shipping to %s, spool %s",
+            self.config.name,
+            added,
+            self.config.collector_url,
+            self.config.spool_path,
+        )
+        self._tasks = [
+            asyncio.create_task(self.shipper.run(), name="shipper"),
+            asyncio.create_task(self._heartbeats(), name="heartbeat"),
+        ]
+        await self._stop.wait()
+        await self._shutdown()
+        return 0
+
+    def stop(self) -> None:
+        log.info("stopping: finishing running checks and flushing the spool")
+        self._stop.set()
+
+    def reload(self) -> None:
+        """Re-read the config; on any error keep running the old one."""
+        try:
+            config = load_config(self.config_path)
+            token = config.read_token()
+        except ConfigError as exc:
+            log.error("reload failed, keeping the running config:\n%s", exc)
+            return
+        if config.spool_path != self.config.spool_path:
+            log.warning("spool.path changed: takes effect on restart, not on reload")
+        self.config = config
+        self.scheduler.set_concurrency(config.concurrency)
+        added, removed, changed = self.scheduler.apply(config.checks)
+        if self.shipper is not None:
+            self.shipper.configure(config, token)
+        log.info("reloaded: %d checks added, %d removed, %d changed", added, removed, changed)
+
+    async def _shutdown(self) -> None:
+        await self.scheduler.shutdown(timeout=min(5.0, self.config.flush_timeout))
+        shipper_task = self._tasks[0]
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        assert self.shipper is not None
+        if not shipper_task.cancelled() and shipper_task.exception() is not None:
+            log.error("shipper stopped: %r", shipper_task.exception())
+        empty = await self.shipper.flush(self.config.flush_timeout)
+        stats = self.spool.stats()
+        if empty:
+            log.info("spool flushed")
+        else:
+            log.warning("%d results stay in the spool for the next start", stats.pending)
+        await self.shipper.aclose()
+        await self.spool.close()
+
+    async def _heartbeats(self) -> None:
+        while True:
+            host = None
+            now = time.monotonic()
+            if now - self._last_host >= self.config.host_metrics_interval:
+                host = host_metrics(str(Path(self.config.spool_path).parent))
+                self._last_host = now
+            body = heartbeat_body(
+                self.config.name,
+                self.config.heartbeat_interval,
+                datetime.now().astimezone(),
+                self.spool.stats(),
+                self.health,
+                host,
+            )
+            assert self.shipper is not None
+            await self.shipper.heartbeat(body)
+            await asyncio.sleep(self.config.heartbeat_interval)
+
+
+async def run_once(config: AgentConfig) -> list[dict[str, Any]]:
+    """Run every check once, now (concurrency limits apply); results in config order."""
+    health = Health()
+
+    async def _nowhere(_: list[dict[str, Any]]) -> None:
+        return None
+
+    scheduler = Scheduler(_nowhere, health, config.concurrency, config.late_after, _run_probe())
+
+    async def one(check: Check) -> dict[str, Any]:
+        return await scheduler.run_check(check)
+
+    return list(await asyncio.gather(*(one(c) for c in config.checks)))
