@@ -3,3 +3,4 @@
 from tests.peers.kamailio import kamailio  # noqa: F401
 from tests.peers.net import banner_tcp, closed_port, silent_tcp, silent_udp  # noqa: F401
 from tests.peers.snmpd import snmpd  # noqa: F401
+from tests.peers.sshd import sshd  # noqa: F401
