@@ -1,0 +1,586 @@
+"""The InfluxDB store: `Store` over the v1-compatible API, behind a durable local buffer.
+
+Writes (samples, outages, windows, incidents, timeline, audit, heartbeats) become line
+protocol and go into `collector.buffer.DurableBuffer` — one SQLite file next to the
+collector's state — in one durable commit, so the collector answers 202 while InfluxDB is slow
+or down; a background task drains the buffer to `/write` in order, in gzip batches of about
+5,000 lines. The same commit keeps the store's small local tables: batch ids already seen
+(exactly-once storage of a re-sent batch), registered components, and the version clock.
+
+Reads flush the buffer first (everything written before the read is in InfluxDB), then ask
+InfluxQL, so they are exact even with a backlog; while InfluxDB is down they fail after
+`read_timeout` seconds with a `StoreError` naming the backlog. The schema is in
+`collector.store.influx_schema`.
+
+On InfluxDB 1.x `open()` creates the database and both retention policies (and fixes their
+durations); with a token (2.x/3.x) or `create=false` it creates nothing: the README gives
+the one-time preparation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from collector import lineproto as lp
+from collector.buffer import BufferStats, BufferTimeout, DurableBuffer, Record
+from collector.model import (
+    AuditEntry,
+    Component,
+    Exclusion,
+    Heartbeat,
+    Incident,
+    IntervalKind,
+    MaintenanceWindow,
+    Millis,
+    Outage,
+    RetentionResult,
+    Rollup,
+    Sample,
+    TimelineEntry,
+)
+from collector.store import influx_schema as schema
+from collector.store.base import StoreError
+from collector.store.influx_client import (
+    InfluxClient,
+    InfluxError,
+    InfluxTarget,
+    parse_url,
+    quote_ident,
+    quote_string,
+    rows,
+)
+
+log = logging.getLogger(__name__)
+
+MS = schema.MS
+_MIN_TIME = -9_223_372_036_854_775_806  # InfluxDB's time range
+_MAX_TIME = 9_223_372_036_854_775_806
+_RETENTION_DROP = re.compile(r"^partial write: points beyond retention policy dropped=(\d+)$")
+
+_LOCAL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS influx_batches (
+    agent TEXT NOT NULL, batch_id TEXT NOT NULL, received_at INTEGER NOT NULL,
+    PRIMARY KEY (agent, batch_id)
+);
+CREATE TABLE IF NOT EXISTS influx_components (
+    id TEXT PRIMARY KEY, system TEXT NOT NULL, agent TEXT NOT NULL, first_seen INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS influx_meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)
+"""
+
+
+def _ns(ms: Millis | None, default: int) -> int:
+    if ms is None:
+        return default
+    return max(_MIN_TIME, min(_MAX_TIME, ms * MS))
+
+
+def default_buffer_path(target: InfluxTarget, state_dir: str | Path) -> Path:
+    """`STATE_DIR/influx-buffer-HOST-PORT-DB-HASH.sqlite`: one buffer per InfluxDB database."""
+    digest = hashlib.sha256(f"{target.base_url}/{target.database}".encode()).hexdigest()[:8]
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", target.base_url.split("://", 1)[1])
+    return Path(state_dir) / f"influx-buffer-{safe}-{target.database}-{digest}.sqlite"
+
+
+class InfluxStore:
+    """`Store` on InfluxDB (see the module docstring)."""
+
+    def __init__(
+        self,
+        target: InfluxTarget,
+        buffer_path: str | Path,
+        *,
+        rp_raw: str = "hotline_raw",
+        rp_keep: str = "hotline_keep",
+        raw_days: int | None = 32,
+        keep_days: int | None = 430,
+        create: bool | None = None,
+        read_timeout: float = 15.0,
+        backoff_max: float = 5.0,
+        batch_lines: int = 5000,
+        gzip_level: int = 1,
+    ) -> None:
+        """`raw_days`/`keep_days`: durations of the two retention policies created on 1.x
+        (None: infinite). Keep them above the collector's own retention (raw samples 30 days,
+        records ≥ 400 days) so `apply_retention` rolls samples up before InfluxDB drops them.
+        `create`: make the database and policies (default: yes unless a token is set)."""
+        if keep_days is not None and keep_days < 400:
+            raise StoreError(f"keep_days={keep_days}: records are kept at least 400 days")
+        if raw_days is not None and raw_days < 1:
+            raise StoreError(f"raw_days={raw_days}: at least 1")
+        self.target = target
+        self.rp_raw = rp_raw
+        self.rp_keep = rp_keep
+        self.raw_days = raw_days
+        self.keep_days = keep_days
+        self.create = (target.token is None) if create is None else create
+        self.read_timeout = read_timeout
+        self._client = InfluxClient(target, gzip_level=gzip_level)
+        self._buffer = DurableBuffer(
+            buffer_path, self._sink, max_batch_lines=batch_lines, backoff_max=backoff_max
+        )
+        self._prepared = False
+        self._prepare_lock = asyncio.Lock()
+        self._samples = schema.SampleWriter()
+        self._version = 0  # last version-clock value handed out
+        self._sample_seq = 0  # samples written so far (sub-ms disambiguator)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        state_dir: str | Path | None = None,
+        token: str | None = None,
+        token_file: str | None = None,
+        **options: Any,
+    ) -> InfluxStore:
+        """A store for `influxdb://[USER:PASS@]HOST:PORT/DATABASE[?options]`. URL options:
+        `buffer=PATH` (else a file in `state_dir`, else `$STATE_DIRECTORY` or the current
+        directory), `rp_raw`, `rp_keep`, `raw_days`, `keep_days` (0 = infinite),
+        `create=true|false`, `token_file`, `password_file`, `verify`, `timeout`."""
+        import os
+
+        target = parse_url(url, token=token, token_file=token_file)
+        opts = target.options
+        buffer = opts.get("buffer")
+        if buffer is None:
+            base = state_dir or os.environ.get("STATE_DIRECTORY", "").split(":")[0] or "."
+            buffer = str(default_buffer_path(target, base))
+        kwargs: dict[str, Any] = {}
+        for name in ("rp_raw", "rp_keep"):
+            if name in opts:
+                kwargs[name] = opts[name]
+        for name in ("raw_days", "keep_days"):
+            if name in opts:
+                try:
+                    days = int(opts[name])
+                except ValueError:
+                    raise StoreError(f"store URL option {name}={opts[name]!r}: days") from None
+                kwargs[name] = days or None
+        if "create" in opts:
+            kwargs["create"] = opts["create"].lower() not in {"0", "false", "no"}
+        kwargs.update(options)
+        return cls(target, buffer, **kwargs)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        await self._buffer.open()
+        await self._buffer.run(self._open_local)
+        try:
+            await self._prepare()
+        except InfluxError as exc:  # the buffer takes writes meanwhile; prepared on first send
+            log.warning("InfluxDB %s not ready at start (%s); buffering", self.target.display, exc)
+
+    def _open_local(self) -> None:
+        db = self._buffer.connection
+        db.executescript(_LOCAL_SCHEMA)
+        meta = dict(db.execute("SELECT k, v FROM influx_meta"))
+        self._version = max(meta.get("version", 0), time.time_ns())
+        self._sample_seq = meta.get("sample_seq", 0)
+
+    async def close(self) -> None:
+        await self._buffer.close(flush_timeout=2.0)
+        await self._client.aclose()
+
+    async def ping(self) -> bool:
+        return await self._client.ping()
+
+    async def queue_depths(self) -> dict[str, int]:
+        return {"influx_buffer": self._buffer.stats().pending_lines}
+
+    def buffer_stats(self) -> BufferStats:
+        """The write buffer's backlog and counters (for /healthz and /metrics)."""
+        return self._buffer.stats()
+
+    async def _prepare(self) -> None:
+        """Create the database and retention policies (1.x), once per connection."""
+        if self._prepared:
+            return
+        async with self._prepare_lock:
+            if self._prepared:
+                return
+            if self.create:
+                await self._create_database()
+            self._prepared = True
+
+    async def _create_database(self) -> None:
+        db = quote_ident(self.target.database)
+        await self._client.query(f"CREATE DATABASE {db}", write=True)
+        existing = {
+            r["name"]: r
+            for r in rows((await self._client.query(f"SHOW RETENTION POLICIES ON {db}"))[0])
+        }
+        statements = []
+        for name, days in ((self.rp_raw, self.raw_days), (self.rp_keep, self.keep_days)):
+            duration = f"{days}d" if days else "INF"
+            want = f"{days * 24}h0m0s" if days else "0s"
+            if name not in existing:
+                verb = "CREATE"
+            elif existing[name]["duration"] != want:
+                verb = "ALTER"
+            else:
+                continue
+            replication = " REPLICATION 1" if verb == "CREATE" else ""
+            statements.append(
+                f"{verb} RETENTION POLICY {quote_ident(name)} ON {db} DURATION {duration}"
+                + replication
+            )
+        if statements:
+            await self._client.query("; ".join(statements), write=True)
+
+    async def _sink(self, rp: str, body: bytes, lines: int) -> int:
+        await self._prepare()
+        try:
+            await self._client.write(body, rp=rp)
+        except InfluxError as exc:
+            if exc.status == 404:  # database dropped under us: create it again, then retry
+                self._prepared = False
+            m = _RETENTION_DROP.match(exc.server_message) if exc.status == 400 else None
+            if m:
+                return int(m.group(1))  # older than the policy keeps: InfluxDB's retention
+            raise
+        return 0
+
+    # -- writing -----------------------------------------------------------------------------
+    def _next_version(self) -> int:
+        self._version = max(self._version + 1, time.time_ns())
+        return self._version
+
+    def _save_clock(self, db: sqlite3.Connection) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO influx_meta VALUES (?, ?)",
+            [("version", self._version), ("sample_seq", self._sample_seq)],
+        )
+
+    async def _write(self, rp: str, make: Callable[[Callable[[], int]], list[str]]) -> None:
+        """Queue the lines `make(next_version)` returns. The version clock is only ever used
+        on the buffer's thread, inside the commit that saves it."""
+
+        def build(db: sqlite3.Connection) -> list[Record]:
+            points = make(self._next_version)
+            self._save_clock(db)
+            return [Record(rp, lp.lines(points), len(points))]
+
+        try:
+            await self._buffer.transaction(build)
+        except lp.LineProtocolError as exc:
+            raise StoreError(f"cannot store in InfluxDB: {exc}") from exc
+
+    async def _write_keep(self, make: Callable[[Callable[[], int]], list[str]]) -> None:
+        await self._write(self.rp_keep, make)
+
+    async def _write_raw(self, make: Callable[[Callable[[], int]], list[str]]) -> None:
+        await self._write(self.rp_raw, make)
+
+    async def append_samples(
+        self, agent: str, batch_id: str | None, samples: Sequence[Sample]
+    ) -> bool:
+        first: dict[str, Sample] = {}
+        for s in samples:
+            if s.component not in first or s.ts < first[s.component].ts:
+                first[s.component] = s
+        received = max((s.ts for s in samples), default=0)
+
+        def build(db: sqlite3.Connection) -> list[Record] | None:
+            if batch_id is not None:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO influx_batches VALUES (?, ?, ?)",
+                    (agent, batch_id, received),
+                )
+                if cur.rowcount == 0:
+                    return None
+            seq = self._sample_seq
+            writer = self._samples
+            raw = [writer.line(s, seq + i) for i, s in enumerate(samples)]
+            keep = []
+            for c, s in first.items():
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO influx_components VALUES (?, ?, ?, ?)",
+                    (c, s.system, s.agent, s.ts),
+                )
+                if cur.rowcount:
+                    component = Component(c, s.system, s.ts, s.agent)
+                    keep.append(schema.component_line(component, self._next_version()))
+            self._sample_seq = seq + len(samples)
+            self._save_clock(db)
+            records = [Record(self.rp_raw, lp.lines(raw), len(raw))]
+            if keep:
+                records.append(Record(self.rp_keep, lp.lines(keep), len(keep)))
+            return records
+
+        try:
+            return await self._buffer.transaction(build)
+        except lp.LineProtocolError as exc:
+            raise StoreError(f"cannot store in InfluxDB: {exc}") from exc
+
+    async def upsert_outages(self, outages: Iterable[Outage]) -> None:
+        items = list(outages)
+        if items:
+            await self._write_keep(lambda v: [schema.outage_line(o, v()) for o in items])
+
+    async def delete_outages(self, ids: Iterable[str]) -> None:
+        items = list(ids)
+        if items:
+            await self._write_keep(
+                lambda v: [schema.tombstone_line("outage", "id", i, v()) for i in items]
+            )
+
+    async def set_exclusion(self, outage_id: str, exclusion: Exclusion | None) -> None:
+        await self._write_keep(lambda v: [schema.exclusion_line(outage_id, exclusion, v())])
+
+    async def upsert_window(self, window: MaintenanceWindow) -> None:
+        await self._write_keep(lambda v: [schema.window_line(window, v())])
+
+    async def delete_window(self, window_id: str) -> bool:
+        if window_id not in await self._latest("window", "id"):
+            return False
+        await self._write_keep(lambda v: [schema.tombstone_line("window", "id", window_id, v())])
+        return True
+
+    async def upsert_incident(self, incident: Incident) -> None:
+        await self._write_keep(lambda v: [schema.incident_line(incident, v())])
+
+    async def append_timeline(self, entry: TimelineEntry) -> None:
+        await self._write_keep(lambda v: [schema.timeline_line(entry, v())])
+
+    async def append_audit(self, entry: AuditEntry) -> None:
+        await self._write_keep(lambda v: [schema.audit_line(entry, v())])
+
+    async def record_heartbeat(self, heartbeat: Heartbeat) -> None:
+        await self._write_raw(lambda v: [schema.heartbeat_line(heartbeat, v())])
+
+    # -- reading -----------------------------------------------------------------------------
+    async def _select(self, statement: str) -> list[dict[str, Any]]:
+        """Flush the buffer, then run one InfluxQL SELECT and return its rows."""
+        try:
+            await self._buffer.flush(self.read_timeout)
+        except BufferTimeout as exc:
+            raise StoreError(f"InfluxDB {self.target.display} not reachable: {exc}") from None
+        await self._prepare()
+        [result] = await self._client.query(statement)
+        return rows(result)
+
+    def _from(self, rp: str, measurement: str) -> str:
+        return f"FROM {quote_ident(rp)}.{quote_ident(measurement)}"
+
+    async def _latest(self, measurement: str, id_field: str) -> dict[str, dict[str, Any]]:
+        found = await self._select(f"SELECT * {self._from(self.rp_keep, measurement)}")
+        return schema.latest(found, id_field)
+
+    async def read_samples(
+        self, since: Millis, until: Millis, component: str | None = None
+    ) -> list[Sample]:
+        where = f"time >= {_ns(since, _MIN_TIME)} AND time < {_ns(until, _MAX_TIME)}"
+        if component is not None:
+            where += f" AND component = {quote_string(component)}"
+        found = await self._select(f"SELECT * {self._from(self.rp_raw, 'sample')} WHERE {where}")
+        found.sort(key=lambda r: (r["time"] // MS, r["component"], r["probe"], r["time"]))
+        return [schema.sample_from_row(r) for r in found]
+
+    async def components(self) -> list[Component]:
+        found = await self._select(f"SELECT * {self._from(self.rp_keep, 'component')}")
+        newest = schema.latest(found, "component")
+        return [schema.component_from_row(newest[c]) for c in sorted(newest)]
+
+    async def _outages(self) -> list[Outage]:
+        latest = await self._latest("outage", "id")
+        exclusions = await self._latest("exclusion", "outage_id")
+        return [
+            schema.outage_from_row(
+                row,
+                schema.exclusion_from_row(exclusions[oid]) if oid in exclusions else None,
+            )
+            for oid, row in latest.items()
+        ]
+
+    async def read_outages(
+        self,
+        since: Millis | None = None,
+        until: Millis | None = None,
+        component: str | None = None,
+        kind: IntervalKind | None = IntervalKind.DOWN,
+    ) -> list[Outage]:
+        found = [
+            o
+            for o in await self._outages()
+            if (since is None or o.end is None or o.end > since)
+            and (until is None or o.start < until)
+            and (component is None or o.component == component)
+            and (kind is None or o.kind == kind)
+        ]
+        return sorted(found, key=lambda o: (o.start, o.component, o.id))
+
+    async def open_outages(self) -> list[Outage]:
+        found = [o for o in await self._outages() if o.end is None]
+        return sorted(found, key=lambda o: (o.start, o.component, o.id))
+
+    async def windows(self) -> list[MaintenanceWindow]:
+        found = [schema.window_from_row(r) for r in (await self._latest("window", "id")).values()]
+        return sorted(found, key=lambda w: (w.start, w.id))
+
+    async def get_incident(self, incident_id: str) -> Incident | None:
+        found = await self._select(
+            f"SELECT * {self._from(self.rp_keep, 'incident')} "
+            f'WHERE "id" = {quote_string(incident_id)}'
+        )
+        row = schema.latest(found).get(incident_id)
+        return None if row is None else schema.incident_from_row(row)
+
+    async def incidents(
+        self, since: Millis | None = None, until: Millis | None = None, open_only: bool = False
+    ) -> list[Incident]:
+        found = [
+            i
+            for i in map(schema.incident_from_row, (await self._latest("incident", "id")).values())
+            if (since is None or i.detected_at >= since)
+            and (until is None or i.detected_at < until)
+            and (not open_only or i.restored_at is None)
+        ]
+        return sorted(found, key=lambda i: (i.detected_at, i.id))
+
+    async def timeline(self, incident_id: str) -> list[TimelineEntry]:
+        found = await self._select(
+            f"SELECT * {self._from(self.rp_keep, 'timeline')} "
+            f'WHERE "incident_id" = {quote_string(incident_id)}'
+        )
+        found.sort(key=lambda r: r["time"])
+        return [schema.timeline_from_row(r) for r in found if not r.get("deleted")]
+
+    async def audit(
+        self, since: Millis | None = None, until: Millis | None = None, target: str | None = None
+    ) -> list[AuditEntry]:
+        where = []
+        if since is not None:
+            where.append(f'"ts" >= {int(since)}')
+        if until is not None:
+            where.append(f'"ts" < {int(until)}')
+        if target is not None:
+            where.append(f'"target" = {quote_string(target)}')
+        statement = f"SELECT * {self._from(self.rp_keep, 'audit')}"
+        if where:
+            statement += " WHERE " + " AND ".join(where)
+        found = await self._select(statement)
+        found.sort(key=lambda r: r["time"])
+        return [schema.audit_from_row(r) for r in found]
+
+    async def heartbeats(self) -> list[Heartbeat]:
+        found = await self._select(
+            f"SELECT * {self._from(self.rp_raw, 'heartbeat')} GROUP BY agent "
+            "ORDER BY time DESC LIMIT 1"
+        )
+        return sorted((schema.heartbeat_from_row(r) for r in found), key=lambda h: h.agent)
+
+    async def rollups(
+        self, since: Millis, until: Millis, component: str | None = None
+    ) -> list[Rollup]:
+        where = f"time >= {_ns(since, _MIN_TIME)} AND time < {_ns(until, _MAX_TIME)}"
+        if component is not None:
+            where += f" AND component = {quote_string(component)}"
+        found = await self._select(f"SELECT * {self._from(self.rp_keep, 'rollup')} WHERE {where}")
+        return _sum_parts(map(schema.rollup_from_row, found))
+
+    # -- retention ---------------------------------------------------------------------------
+    async def apply_retention(self, raw_before: Millis, keep_before: Millis) -> RetentionResult:
+        """As the interface says, with the drain held still so nothing lands in between:
+        roll old samples up (parts written and delivered before the samples are deleted),
+        then delete the expired records' every version by its exact time."""
+        try:
+            async with self._buffer.exclusive(self.read_timeout):
+                return await self._retention(raw_before, keep_before)
+        except BufferTimeout as exc:
+            raise StoreError(f"InfluxDB {self.target.display} not reachable: {exc}") from None
+
+    async def _query_rows(self, statement: str) -> list[dict[str, Any]]:
+        [result] = await self._client.query(statement)
+        return rows(result)
+
+    async def _retention(self, raw_before: Millis, keep_before: Millis) -> RetentionResult:
+        raw_end = _ns(raw_before, _MAX_TIME)
+        old = await self._query_rows(
+            f"SELECT * {self._from(self.rp_raw, 'sample')} WHERE time < {raw_end}"
+        )
+        rolled = sum(int(r.get("count") or 1) for r in old)
+        parts = schema.rollup_samples(old)
+        if parts:
+            body = lp.lines(schema.rollup_line(r, t) for r, t in parts.values())
+            await self._client.write(body, rp=self.rp_keep)
+        statements = [f"DELETE FROM sample WHERE time < {raw_end}"] if old else []
+
+        keep_end = _ns(keep_before, _MAX_TIME)
+        old_rollups = await self._query_rows(
+            f"SELECT * {self._from(self.rp_keep, 'rollup')} WHERE time < {keep_end}"
+        )
+        rollups_deleted = len(
+            {(r["component"], schema.rollup_from_row(r).minute) for r in old_rollups}
+        )
+        if old_rollups:
+            statements.append(f"DELETE FROM rollup WHERE time < {keep_end}")
+
+        # records: every version of each expired record, deleted by its exact time
+        versions: list[tuple[str, int]] = []
+        records = 0
+        outages = await self._query_rows(f"SELECT * {self._from(self.rp_keep, 'outage')}")
+        latest = schema.latest(outages)
+        expired = {
+            oid for oid, r in latest.items() if r.get("end") is not None and r["end"] < keep_before
+        }
+        records += len(expired)
+        versions += [("outage", r["time"]) for r in outages if r.get("id") in expired]
+        exclusions = await self._query_rows(f"SELECT * {self._from(self.rp_keep, 'exclusion')}")
+        versions += [("exclusion", r["time"]) for r in exclusions if r.get("outage_id") in expired]
+
+        incidents = await self._query_rows(f"SELECT * {self._from(self.rp_keep, 'incident')}")
+        latest = schema.latest(incidents)
+        gone = {
+            iid
+            for iid, r in latest.items()
+            if r.get("restored_at") is not None and r["restored_at"] < keep_before
+        }
+        records += len(gone)
+        versions += [("incident", r["time"]) for r in incidents if r.get("id") in gone]
+        if gone:
+            timeline = await self._query_rows(f"SELECT * {self._from(self.rp_keep, 'timeline')}")
+            versions += [("timeline", r["time"]) for r in timeline if r["incident_id"] in gone]
+
+        windows = await self._query_rows(f"SELECT * {self._from(self.rp_keep, 'window')}")
+        latest = schema.latest(windows)
+        ended = {
+            wid for wid, r in latest.items() if r.get("rrule") is None and r["end"] < keep_before
+        }
+        records += len(ended)
+        versions += [("window", r["time"]) for r in windows if r.get("id") in ended]
+
+        audit = await self._query_rows(
+            f'SELECT * {self._from(self.rp_keep, "audit")} WHERE "ts" < {int(keep_before)}'
+        )
+        records += len(audit)
+        versions += [("audit", r["time"]) for r in audit]
+
+        statements += [f"DELETE FROM {quote_ident(m)} WHERE time = {t}" for m, t in versions]
+        for i in range(0, len(statements), 200):
+            await self._client.query("; ".join(statements[i : i + 200]), write=True)
+
+        def forget_batches() -> None:
+            self._buffer.connection.execute(
+                "DELETE FROM influx_batches WHERE received_at < ?", (raw_before,)
+            )
+
+        await self._buffer.run(forget_batches)
+        return RetentionResult(rolled, len(old), rollups_deleted, records)
+
+
+def _sum_parts(parts: Iterable[Rollup]) -> list[Rollup]:
+    merged: dict[tuple[int, str], Rollup] = {}
+    for r in parts:
+        k = (r.minute, r.component)
+        merged[k] = schema.merge_rollups(merged[k], r) if k in merged else r
+    return [merged[k] for k in sorted(merged)]
