@@ -86,6 +86,29 @@ def integer(
     return result
 
 
+def codes(
+    options: Mapping[str, Any], name: str, default: str, low: int = 100, high: int = 699
+) -> frozenset[int]:
+    """Status codes written as a list of codes and ranges: `200-299,401,407`."""
+    text = options.get(name)
+    text = default if text is None or text == "" else str(text)
+    result: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        try:
+            start, end = int(first), int(last if dash else first)
+        except ValueError:
+            raise OptionError(f"option {name!r}: {part!r} is not a code or range") from None
+        if not low <= start <= end <= high:
+            raise OptionError(f"option {name!r}: {part!r} is outside {low}-{high}")
+        result.update(range(start, end + 1))
+    if not result:
+        raise OptionError(f"option {name!r} is empty")
+    return frozenset(result)
+
+
 def flag(options: Mapping[str, Any], name: str, default: bool = False) -> bool:
     value = options.get(name)
     if value is None or value == "":

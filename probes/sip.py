@@ -115,26 +115,6 @@ def parse_target(target: str) -> SipTarget:
     return SipTarget(scheme, user or None, host, port, transport)
 
 
-def parse_codes(text: str) -> frozenset[int]:
-    codes: set[int] = set()
-    for part in text.replace(" ", "").split(","):
-        if not part:
-            continue
-        low, dash, high = part.partition("-")
-        try:
-            start, end = int(low), int(high if dash else low)
-        except ValueError:
-            raise opt.OptionError(
-                f"option 'alive_codes': {part!r} is not a code or range"
-            ) from None
-        if not 100 <= start <= end <= 699:
-            raise opt.OptionError(f"option 'alive_codes': {part!r} is outside 100-699")
-        codes.update(range(start, end + 1))
-    if not codes:
-        raise opt.OptionError("option 'alive_codes' is empty")
-    return frozenset(codes)
-
-
 class _Txn:
     """One client transaction waiting for its final response."""
 
@@ -371,7 +351,7 @@ _TLS_CONTEXTS: dict[tuple, ssl.SSLContext] = {}
 async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
     opt.check_known(options, _KNOWN)
     sip_target = parse_target(target)
-    alive = parse_codes(opt.text(options, "alive_codes", DEFAULT_ALIVE) or DEFAULT_ALIVE)
+    alive = opt.codes(options, "alive_codes", DEFAULT_ALIVE)
     username = opt.text(options, "username")
     password = opt.secret(options, "password")
     if (username is None) != (password is None):

@@ -59,7 +59,7 @@ class Snmpd:
         config = Path(self._dir, "snmpd.conf")
         config.write_text(_CONFIG)
         env = {**os.environ, "SNMP_PERSISTENT_DIR": self._dir, "MIBS": ""}
-        self._log = Path(self._dir, "snmpd.log").open("wb")
+        self._log = Path(self._dir, "snmpd.log").open("wb")  # noqa: SIM115 (lives with snmpd)
         self._proc = subprocess.Popen(
             [
                 binary,
