@@ -9,6 +9,7 @@ uses microseconds since the epoch).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 
 Interval = tuple[int, int]
@@ -40,49 +41,64 @@ def union_length(intervals: Iterable[Interval]) -> int:
 
 def clip(intervals: Sequence[Interval], lo: int, hi: int) -> IntervalSet:
     """The part of a set inside `[lo, hi)`."""
-    out: IntervalSet = []
-    for start, end in intervals:
-        s, e = max(start, lo), min(end, hi)
-        if e > s:
-            out.append((s, e))
+    if not intervals or hi <= lo:
+        return []
+    if intervals[0][0] >= lo and intervals[-1][1] <= hi:  # all inside: the common case
+        return list(intervals)
+    # A set is sorted by start and by end alike: find the overlapping run, trim its two ends.
+    first = bisect_right(intervals, lo, key=_end)
+    last = bisect_left(intervals, hi, key=_start)
+    out = intervals[first:last]
+    if out:
+        out[0] = (max(out[0][0], lo), out[0][1])
+        out[-1] = (out[-1][0], min(out[-1][1], hi))
     return out
 
 
+def _start(interval: Interval) -> int:
+    return interval[0]
+
+
+def _end(interval: Interval) -> int:
+    return interval[1]
+
+
 def intersect(a: Sequence[Interval], b: Sequence[Interval]) -> IntervalSet:
-    """Points in both sets (linear sweep over two sorted sets)."""
+    """Points in both sets.
+
+    Each interval of the smaller set clips the larger one by binary search, so a component's
+    hundred outages against five maintenance windows cost five searches, not a full sweep.
+    """
+    if len(a) < len(b):
+        a, b = b, a
+    if not b:
+        return []
+    if len(b) == 1:
+        return clip(a, b[0][0], b[0][1])
     out: IntervalSet = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        s = max(a[i][0], b[j][0])
-        e = min(a[i][1], b[j][1])
-        if e > s:
-            out.append((s, e))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
+    for lo, hi in b:
+        out.extend(clip(a, lo, hi))
+    return out
+
+
+def complement(a: Sequence[Interval], lo: int, hi: int) -> IntervalSet:
+    """Points of `[lo, hi)` not in the set."""
+    out: IntervalSet = []
+    cursor = lo
+    for start, end in clip(a, lo, hi):
+        if start > cursor:
+            out.append((cursor, start))
+        cursor = end
+    if cursor < hi:
+        out.append((cursor, hi))
     return out
 
 
 def subtract(a: Sequence[Interval], b: Sequence[Interval]) -> IntervalSet:
     """Points of `a` not in `b`."""
-    out: IntervalSet = []
-    j = 0
-    for start, end in a:
-        cur = start
-        while j < len(b) and b[j][1] <= cur:
-            j += 1
-        k = j
-        while k < len(b) and b[k][0] < end:
-            if b[k][0] > cur:
-                out.append((cur, b[k][0]))
-            cur = max(cur, b[k][1])
-            if cur >= end:
-                break
-            k += 1
-        if cur < end:
-            out.append((cur, end))
-    return out
+    if not a or not b:
+        return list(a)
+    return intersect(a, complement(b, a[0][0], a[-1][1]))
 
 
 def union(*sets: Sequence[Interval]) -> IntervalSet:

@@ -18,7 +18,7 @@ from scoring import intervals as iv
 from scoring.facts import Facts, Incident
 from scoring.intervals import IntervalSet
 from scoring.rules import ItemRule, Rules
-from scoring.values import EPOCH, US_PER_SECOND, seconds
+from scoring.values import EPOCH, US_PER_SECOND, paused_gc, seconds
 from scoring.workdays import UnknownYear, nth_workday_after
 
 US_PER_HOUR = 3600 * US_PER_SECOND
@@ -53,6 +53,11 @@ class _Clock:
 
 def score(facts: Facts, rules: Rules) -> dict[str, Any]:
     """Score one month. The same facts and rules always give the same report."""
+    with paused_gc():
+        return _score(facts, rules)
+
+
+def _score(facts: Facts, rules: Rules) -> dict[str, Any]:
     clock = _Clock(rules)
     p_start, p_end = facts.period
     times = _component_times(facts, p_start, p_end)
@@ -246,9 +251,10 @@ def _availability(
 
 
 def _outages_used(facts: Facts, component_ids: set[str]) -> list[dict[str, Any]]:
+    """The facts' outages behind an item, as given (no copies: there may be a million)."""
     p_start, p_end = facts.period
     return [
-        {"index": o.index, "component": o.component, "start": o.start_text, "end": o.end_text}
+        o.raw
         for o in facts.outages
         if o.component in component_ids
         and o.excluded is None

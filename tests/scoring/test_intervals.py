@@ -73,3 +73,10 @@ def test_snap_outward_covers_every_touched_grain(a, grain):
     snapped = iv.snap_outward(iv.merge(a), grain)
     touched = {t // grain for t in points(a)}
     assert points(snapped) == {t for g in touched for t in range(g * grain, (g + 1) * grain)}
+
+
+@given(raw, st.integers(0, 60), st.integers(0, 60))
+def test_complement_is_the_rest_of_the_window(a, lo, hi):
+    result = iv.complement(iv.merge(a), lo, hi)
+    assert points(result) == set(range(lo, hi)) - points(a)
+    assert is_canonical(result)
