@@ -69,8 +69,13 @@ class Agent:
             asyncio.create_task(self.shipper.run(), name="shipper"),
             asyncio.create_task(self._heartbeats(), name="heartbeat"),
         ]
-        await self._stop.wait()
-        await self._shutdown()
+        try:
+            await self._stop.wait()
+            await self._shutdown()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
         return 0
 
     def stop(self) -> None:

@@ -73,6 +73,7 @@ class Receiver:
         self.up = False
         self.status = 202  # answer for results
         self.delay = 0.0  # seconds to hold each answer
+        self.max_results = 0  # answer 413 to batches with more results than this (0: no limit)
         self.reject: Callable[[dict[str, Any]], str | None] = lambda result: None
         self.batches: list[dict[str, Any]] = []  # every accepted request, retries included
         self.heartbeats: list[dict[str, Any]] = []
@@ -113,6 +114,10 @@ class Receiver:
                 self.refused.append(self.status)
             return self.status, {"error": f"test says {self.status}"}
         results = body.get("results", [])
+        if self.max_results and len(results) > self.max_results:
+            with self._lock:
+                self.refused.append(413)
+            return 413, {"error": "batch too large"}
         rejected = []
         for index, result in enumerate(results):
             error = self.reject(result)

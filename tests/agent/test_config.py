@@ -220,3 +220,20 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
     assert examples, "configs/agent/*.yaml missing"
     for example in examples:
         load_config(example)
+
+
+def test_the_systemd_unit_is_hardened_and_reloads_with_hup() -> None:
+    unit = Path(__file__).resolve().parents[2] / "systemd" / "hotline-agent.service"
+    settings: dict[str, list[str]] = {}
+    for line in unit.read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            settings.setdefault(key, []).append(value)
+    assert settings["User"] == ["hotline"]
+    assert settings["StateDirectory"] == ["hotline-agent"]
+    assert settings["ProtectSystem"] == ["strict"]
+    assert settings["NoNewPrivileges"] == ["yes"]
+    assert settings["Restart"] == ["on-failure"]
+    assert settings["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    assert settings["CapabilityBoundingSet"] == [""]  # CAP_NET_RAW only if icmp needs it
+    assert int(settings["TimeoutStopSec"][0]) > 10 + 5  # flush_timeout + running checks
