@@ -38,8 +38,7 @@ _FLAG_TEXT = {
 INTERPRETATIONS = (
     "扣分按“每下降1%”的已开始步长计（ceil）：下降0.3个百分点扣一档；"
     "可在规则中改为 floor 或 linear。",
-    "故障响应/话务恢复时限为占位值（P1 15分钟/2小时，P2 30分钟/4小时，P3 60分钟/24小时），"
-    "以合同约定为准。",
+    "故障响应/话务恢复时限为占位值（{limits}），以合同约定为准。",
     "时长按秒计；评分表对IVR和话务系统按分钟计，可在规则中设 granularity: minute。",
     "停机维护时长统计排队机、IVR、话务系统及其他话务相关硬件，座席终端不计入；重叠维护只计一次。",
     "冗余节点的汇总方式：排队机/座席/IVR按时长求和（sum），话务系统按任一故障即故障（union）；"
@@ -86,10 +85,19 @@ def render_markdown(report: dict[str, Any], rules: Rules) -> str:
     add("")
     add("## 待与热线中心确认的口径")
     add("")
+    limits = "，".join(
+        f"{name} {_duration(v.response_us)}/{_duration(v.restoration_us)}"
+        for name, v in rules.severities.items()
+    )
     for note in INTERPRETATIONS:
-        add(f"- {note}")
+        add(f"- {note.format(limits=limits)}")
     add("")
     return "\n".join(lines)
+
+
+def _duration(us: int) -> str:
+    minutes = us / 60_000_000
+    return f"{minutes / 60:g}小时" if minutes >= 60 and minutes % 60 == 0 else f"{minutes:g}分钟"
 
 
 def _points(value: float) -> str:
