@@ -104,6 +104,7 @@ class InfluxStore:
         keep_days: int | None = 430,
         create: bool | None = None,
         read_timeout: float = 15.0,
+        close_timeout: float = 2.0,
         backoff_max: float = 5.0,
         batch_lines: int = 5000,
         gzip_level: int = 1,
@@ -123,6 +124,7 @@ class InfluxStore:
         self.keep_days = keep_days
         self.create = (target.token is None) if create is None else create
         self.read_timeout = read_timeout
+        self.close_timeout = close_timeout  # how long close() tries to deliver the backlog
         self._client = InfluxClient(target, gzip_level=gzip_level)
         self._buffer = DurableBuffer(
             buffer_path, self._sink, max_batch_lines=batch_lines, backoff_max=backoff_max
@@ -188,7 +190,7 @@ class InfluxStore:
         self._sample_seq = meta.get("sample_seq", 0)
 
     async def close(self) -> None:
-        await self._buffer.close(flush_timeout=2.0)
+        await self._buffer.close(flush_timeout=self.close_timeout)
         await self._client.aclose()
 
     async def ping(self) -> bool:
@@ -238,7 +240,10 @@ class InfluxStore:
             await self._client.query("; ".join(statements), write=True)
 
     async def _sink(self, rp: str, body: bytes, lines: int) -> int:
-        await self._prepare()
+        try:
+            await self._prepare()
+        except InfluxError as exc:  # never a reason to give up on the data: retry later
+            raise InfluxError(str(exc), status=exc.status, retryable=True) from None
         try:
             await self._client.write(body, rp=rp)
         except InfluxError as exc:

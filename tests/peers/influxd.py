@@ -44,6 +44,7 @@ bind-address = "{host}:{rpc_port}"
 [http]
   bind-address = "{host}:{http_port}"
   log-enabled = false
+  auth-enabled = {auth}
 
 [ifql]
   enabled = false
@@ -62,9 +63,10 @@ bind-address = "{host}:{rpc_port}"
 class Influxd:
     """One influxd process with its own directories and ports."""
 
-    def __init__(self, workdir: str | Path, program: str = PROGRAM) -> None:
+    def __init__(self, workdir: str | Path, program: str = PROGRAM, *, auth: bool = False) -> None:
         self.workdir = Path(workdir)
         self.program = program
+        self.auth = auth  # [http] auth-enabled: create the first admin user before anything
         self.http_port = 0
         self.rpc_port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -101,7 +103,11 @@ class Influxd:
                 self.rpc_port = free_port()
         self.config_path.write_text(
             _CONFIG.format(
-                host=LOOPBACK, rpc_port=self.rpc_port, http_port=self.http_port, dir=self.workdir
+                host=LOOPBACK,
+                rpc_port=self.rpc_port,
+                http_port=self.http_port,
+                dir=self.workdir,
+                auth="true" if self.auth else "false",
             )
         )
         with self.log_path.open("ab") as log:
@@ -179,13 +185,13 @@ def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
 
 
 @pytest.fixture
-def influxd_factory(tmp_path: Path) -> Iterator[Callable[[], Influxd]]:
+def influxd_factory(tmp_path: Path) -> Iterator[Callable[..., Influxd]]:
     """Make fresh influxd servers (for tests that stop, pause or kill them)."""
     program = require_program(PROGRAM, WHY)
     servers: list[Influxd] = []
 
-    def make() -> Influxd:
-        server = Influxd(tmp_path / f"influxd{len(servers)}", program).start()
+    def make(auth: bool = False) -> Influxd:
+        server = Influxd(tmp_path / f"influxd{len(servers)}", program, auth=auth).start()
         servers.append(server)
         return server
 
