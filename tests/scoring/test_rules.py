@@ -107,3 +107,57 @@ def test_a_calendar_override_for_the_wrong_year_is_an_error(tmp_path):
     path.write_text("year: 2027\nholidays: [2028-01-01]\n", "utf-8")
     with pytest.raises(RulesError, match=r"holidays\[0\]: 2028-01-01 is not in 2027"):
         load_rules(calendar_files=(path,))
+
+
+def _score_with(tmp_path, text, data):
+    from tests.scoring.helpers import report
+
+    return report(data, load_rules(write(tmp_path, text)))
+
+
+def test_severity_limits_are_rule_settings(tmp_path):
+    from tests.scoring.helpers import at, comps, facts, incident
+
+    data = facts(
+        comps("acd-1:acd"), incidents=[incident("I1", at(3, 10), at(3, 10, 20), at(3, 11))]
+    )
+    text = SHIPPED.replace("P1: {response: 15m", "P1: {response: 20m")
+    assert _score_with(tmp_path, SHIPPED, data)["items"]["fault_response"]["value"] == 0.0
+    assert _score_with(tmp_path, text, data)["items"]["fault_response"]["value"] == 1.0
+
+
+def test_maintenance_scope_is_a_rule_setting(tmp_path):
+    from tests.scoring.helpers import at, comps, facts, outage
+
+    window = {"id": "w", "start": at(8, 1), "end": at(8, 5), "components": ["*"]}
+    data = facts(comps("seat-1:seat"), [outage("seat-1", at(8, 1), at(8, 3))], [window])
+    text = SHIPPED.replace("systems: [acd, ivr, callsys, other]", "systems: [acd, seat]")
+    assert _score_with(tmp_path, SHIPPED, data)["items"]["maintenance_hours"]["value"] is None
+    assert _score_with(tmp_path, text, data)["items"]["maintenance_hours"]["value"] == 2.0
+
+
+def test_report_working_days_are_a_rule_setting(tmp_path):
+    from tests.scoring.helpers import at, comps, facts, incident
+
+    inc = incident("I1", at(4, 10), at(4, 10, 5), at(4, 11))  # restored Wed 4 Nov
+    data = facts(comps("acd-1:acd"), incidents=[inc])
+    text = SHIPPED.replace("  working_days: 2", "  working_days: 3")
+    [flag] = [
+        f for f in _score_with(tmp_path, text, data)["flags"] if f["type"] == "report_missing"
+    ]
+    assert flag["deadline"] == "2026-11-10T00:00:00+08:00"  # Thu 5, Fri 6, Mon 9
+
+
+def test_points_per_step_and_item_points_are_rule_settings(tmp_path):
+    from tests.scoring.helpers import at, comps, facts, outage
+
+    data = facts(comps("acd-1:acd"), [outage("acd-1", at(3), at(3, 14, 24))])  # 98%
+    text = SHIPPED.replace(
+        "    deduction_per_step: 0.2\n    max_points: 1\n",
+        "    deduction_per_step: 0.5\n    max_points: 2\n",
+        1,
+    )
+    rep = _score_with(tmp_path, text, data)
+    assert rep["items"]["acd_availability"]["deduction"] == 0.5
+    assert rep["items"]["acd_availability"]["score"] == 1.5
+    assert rep["max_total"] == 8.0
