@@ -3,13 +3,27 @@ the InfluxDB store adds its param ("influxdb") here."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 
+from collector.api import create_app
+from collector.config import CollectorConfig, Principal
+from collector.engine import EngineConfig
+from collector.service import Collector
 from collector.store import SqliteStore, Store
 from tests.peers.influxd import influxd  # noqa: F401  (the session's influxd, for "influxdb")
+from tests.peers.net import free_port
+
+AGENT_TOKEN = "agent-token-a1"
+OTHER_AGENT_TOKEN = "agent-token-a2"
+OPERATOR_TOKEN = "operator-token-wang"
+T0 = 1_793_500_000_000  # 2026-11-01T10:26:40+08:00: inside November in Asia/Shanghai
 
 
 async def _make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Store:
@@ -32,3 +46,66 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield s
     finally:
         await s.close()
+
+
+class Clock:
+    """The collector's clock, moved by the test."""
+
+    def __init__(self, now: int = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def make_config(tmp_path: Path, **engine: object) -> CollectorConfig:
+    return CollectorConfig(
+        store=f"sqlite:///{tmp_path}/store.db",
+        principals=(
+            Principal("a1", AGENT_TOKEN, "agent"),
+            Principal("a2", OTHER_AGENT_TOKEN, "agent"),
+            Principal("ops-wang", OPERATOR_TOKEN, "operator"),
+        ),
+        engine=EngineConfig(silence_grace=5, **engine),  # type: ignore[arg-type]
+        max_body=256 * 1024,
+        tick_seconds=3600,  # tests tick by hand
+    )
+
+
+@dataclasses.dataclass
+class Served:
+    url: str
+    collector: Collector
+    clock: Clock
+    agent: httpx.AsyncClient
+    operator: httpx.AsyncClient
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[Served]:
+    """A collector on a real uvicorn on a free loopback port, its clock in the test's hand."""
+    clock = Clock()
+    config = make_config(tmp_path)
+    collector = Collector(config, SqliteStore(tmp_path / "store.db"), clock=clock)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(collector), host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    url = f"http://127.0.0.1:{port}"
+    agent = httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {AGENT_TOKEN}"})
+    operator = httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    )
+    try:
+        yield Served(url, collector, clock, agent, operator)
+    finally:
+        await agent.aclose()
+        await operator.aclose()
+        server.should_exit = True
+        await task

@@ -1,0 +1,575 @@
+"""The collector's HTTP API (Starlette): thin handlers over `collector.service.Collector`.
+
+Bearer tokens per agent and per operator, compared with `hmac.compare_digest` against every
+configured token (so timing says nothing about which one nearly matched); tokens are never
+logged. Ingest answers 202 only after the store committed the accepted results. Reads accept
+any agent or operator token; changes (windows, incidents, disputes) need an operator's, whose
+name is the identity recorded.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import logging
+import re
+import zlib
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.schemas import SchemaGenerator
+
+from collector import views
+from collector.config import Principal
+from collector.incidents import IncidentError
+from collector.ingest import BatchError, parse_batch
+from collector.maintenance import classify
+from collector.model import Heartbeat
+from collector.service import Collector, NotFound
+from collector.store.base import StoreError
+from collector.timefmt import format_instant, month_range, parse_instant
+
+log = logging.getLogger("hotline.collector.api")
+
+Handler = Callable[[Request, Principal | None], Awaitable[Response]]
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, error: str) -> None:
+        self.status = status
+        self.error = error
+
+
+def _json(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status)
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.accepted = Counter("hotline_results_accepted", "Results accepted", registry=r)
+        self.rejected = Counter("hotline_results_rejected", "Results rejected", registry=r)
+        self.duplicates = Counter("hotline_batches_duplicate", "Batches seen before", registry=r)
+        self.requests = Counter(
+            "hotline_api_requests", "API requests", ["endpoint", "status"], registry=r
+        )
+        self.ingest_seconds = Histogram(
+            "hotline_ingest_seconds", "Time to make a batch durable and apply it", registry=r
+        )
+        self.open_outages = Gauge("hotline_open_outages", "Open outages", registry=r)
+        self.open_incidents = Gauge("hotline_open_incidents", "Open incidents", registry=r)
+
+
+def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
+    """The ASGI app. With `lifecycle`, the app starts and stops the collector (and its store)."""
+    principals = collector.config.principals
+    limit = collector.config.max_body
+    metrics = _Metrics()
+
+    def identify(request: Request) -> Principal | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        given = token.strip().encode()
+        found = None
+        for p in principals:  # every comparison runs: no early exit
+            if hmac.compare_digest(p.token.encode(), given):
+                found = p
+        return found
+
+    def endpoint(role: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+        def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+            @functools.wraps(fn)
+            async def handler(request: Request) -> Response:
+                try:
+                    who = None
+                    if role != "public":
+                        who = identify(request)
+                        if who is None:
+                            raise HTTPError(401, "missing or unknown bearer token")
+                        if role in ("agent", "operator") and who.role != role:
+                            raise HTTPError(403, f"needs an {role} token")
+                    response = await fn(request, who)
+                except HTTPError as exc:
+                    response = _json({"error": exc.error}, exc.status)
+                except NotFound as exc:
+                    response = _json({"error": str(exc)}, 404)
+                except IncidentError as exc:
+                    response = _json({"error": str(exc)}, 409)
+                except ValueError as exc:
+                    response = _json({"error": str(exc)}, 400)
+                except StoreError as exc:
+                    log.error("store: %s", exc)
+                    response = _json({"error": f"store unavailable: {exc}"}, 503)
+                metrics.requests.labels(fn.__name__, str(response.status_code)).inc()
+                return response
+
+            return handler
+
+        return wrap
+
+    async def body(request: Request) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise HTTPError(413, f"request body over the limit of {limit} bytes")
+        raw = bytearray()
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > limit:
+                raise HTTPError(413, f"request body over the limit of {limit} bytes")
+        if request.headers.get("content-encoding", "").lower() == "gzip":
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            try:
+                data = inflater.decompress(bytes(raw), limit + 1)
+            except zlib.error as exc:
+                raise HTTPError(400, f"bad gzip body: {exc}") from None
+            if len(data) > limit or inflater.unconsumed_tail:
+                raise HTTPError(413, f"request body over the limit of {limit} bytes (inflated)")
+            raw = bytearray(data)
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HTTPError(400, f"malformed JSON: {exc}") from None
+
+    def instant_param(request: Request, name: str) -> int | None:
+        value = request.query_params.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            return parse_instant(value)
+        except ValueError as exc:
+            raise HTTPError(400, f"{name}: {exc}") from None
+
+    def text(data: dict[str, Any], key: str, required: bool = True) -> str:
+        value = data.get(key)
+        if value is None and not required:
+            return ""
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise HTTPError(400, f"{key}: required, a non-empty string")
+        return value
+
+    def obj(data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise HTTPError(400, "body: expected a JSON object")
+        return data
+
+    # -- ingest ------------------------------------------------------------------------------
+    @endpoint("agent")
+    async def results(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Ingest a batch of probe results (202 once durable)
+        """
+        assert who is not None
+        data = await body(request)
+        if isinstance(data, dict) and data.get("agent") not in (None, who.name):
+            raise HTTPError(403, f"agent: token belongs to {who.name!r}, not {data.get('agent')!r}")
+        with metrics.ingest_seconds.time():
+            try:
+                batch = parse_batch(
+                    data,
+                    collector.systems,
+                    collector.clock(),
+                    int(collector.config.max_future * 1000),
+                )
+            except BatchError as exc:
+                raise HTTPError(400, str(exc)) from None
+            result = await collector.ingest(batch)
+        if result.duplicate:
+            metrics.duplicates.inc()
+        else:
+            metrics.accepted.inc(result.accepted)
+            metrics.rejected.inc(len(batch.rejected))
+        return _json({"accepted": result.accepted, "rejected": batch.rejected}, 202)
+
+    @endpoint("agent")
+    async def heartbeat(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Record an agent's heartbeat (last seen, clock skew, spool, health)
+        """
+        assert who is not None
+        data = obj(await body(request))
+        if data.get("agent") not in (None, who.name):
+            raise HTTPError(403, f"agent: token belongs to {who.name!r}")
+        try:
+            sent = parse_instant(data.get("sent_at"))
+        except ValueError as exc:
+            raise HTTPError(400, f"sent_at: {exc}") from None
+        interval = data.get("interval")
+        if interval is not None and (
+            isinstance(interval, bool) or not isinstance(interval, int | float)
+        ):
+            raise HTTPError(400, "interval: must be a number of seconds")
+        parts = {}
+        for key in ("spool", "health", "host"):
+            value = data.get(key) or {}
+            if not isinstance(value, dict):
+                raise HTTPError(400, f"{key}: must be an object")
+            parts[key] = value
+        hb = Heartbeat(who.name, collector.clock(), sent, interval, **parts)
+        await collector.heartbeat(hb)
+        return _json(views.heartbeat(hb), 202)
+
+    # -- reads -------------------------------------------------------------------------------
+    @endpoint("read")
+    async def status(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Components' states, open outages and incidents, agents' last heartbeat
+        """
+        s = await collector.status()
+        metrics.open_outages.set(len(s["open_outages"]))
+        metrics.open_incidents.set(len(s["open_incidents"]))
+        return _json(
+            {
+                "now": format_instant(s["now"]),
+                "components": s["components"],
+                "open_outages": [views.outage(o) for o in s["open_outages"]],
+                "open_incidents": [views.incident(i) for i in s["open_incidents"]],
+                "agents": [views.heartbeat(h) for h in s["agents"]],
+            }
+        )
+
+    @endpoint("read")
+    async def outages(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Outages as maintenance and fault pieces (?component=&from=&to=)
+        """
+        since, until = instant_param(request, "from"), instant_param(request, "to")
+        component = request.query_params.get("component") or None
+        now = collector.clock()
+        out = []
+        for o in await collector.store.read_outages(since=since, until=until, component=component):
+            base = views.outage(o)
+            for start, end, kind in classify(o, collector.windows, now):
+                piece = {
+                    "component": o.component,
+                    "start": format_instant(start),
+                    "end": format_instant(end),
+                    "kind": kind,
+                    "id": o.id,
+                    "detected_at": base["detected_at"],
+                    "reason": o.reason,
+                }
+                if "excluded" in base:
+                    piece["excluded"] = base["excluded"]
+                out.append(piece)
+        return _json({"outages": out})
+
+    @endpoint("read")
+    async def no_data(request: Request, who: Principal | None) -> Response:
+        """
+        summary: No-data intervals (coverage gaps) (?component=&from=&to=)
+        """
+        from collector.model import IntervalKind
+
+        since, until = instant_param(request, "from"), instant_param(request, "to")
+        component = request.query_params.get("component") or None
+        rows = await collector.store.read_outages(
+            since=since, until=until, component=component, kind=IntervalKind.NO_DATA
+        )
+        return _json({"no_data": [views.outage(o) for o in rows]})
+
+    @endpoint("read")
+    async def facts(request: Request, who: Principal | None) -> Response:
+        """
+        summary: The month in the scorer's facts format (?month=YYYY-MM)
+        """
+        month = request.query_params.get("month", "")
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+            raise HTTPError(400, "month: required, YYYY-MM")
+        month_range(month)
+        return _json(await collector.facts(month))
+
+    @endpoint("read")
+    async def audit(request: Request, who: Principal | None) -> Response:
+        """
+        summary: The audit trail (?target=&from=&to=)
+        """
+        rows = await collector.store.audit(
+            instant_param(request, "from"),
+            instant_param(request, "to"),
+            request.query_params.get("target") or None,
+        )
+        return _json({"audit": [views.audit_entry(a) for a in rows]})
+
+    # -- disputes ----------------------------------------------------------------------------
+    @endpoint("operator")
+    async def outage_action(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Exclude (POST …/exclude), re-include (DELETE …/exclude) or annotate an outage
+        """
+        assert who is not None
+        oid, action = request.path_params["outage_id"], request.path_params["action"]
+        data = obj(await body(request)) if request.method == "POST" else {}
+        if action == "exclude" and request.method == "POST":
+            await collector.exclude_outage(
+                who.name, oid, text(data, "reason"), text(data, "approved_by")
+            )
+        elif action == "exclude":
+            await collector.include_outage(who.name, oid, request.query_params.get("reason", ""))
+        elif action == "annotate" and request.method == "POST":
+            await collector.annotate_outage(who.name, oid, text(data, "note"))
+        else:
+            raise HTTPError(404, f"no action {action}")
+        return _json({"outage": oid, "done": action})
+
+    # -- maintenance windows -----------------------------------------------------------------
+    @endpoint("read")
+    async def list_windows(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Maintenance windows
+        """
+        return _json({"windows": [views.window(w) for w in collector.windows]})
+
+    @endpoint("operator")
+    async def add_window(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Create a maintenance window (components or "*", start, end or duration)
+        """
+        assert who is not None
+        data = obj(await body(request))
+        components = data.get("components")
+        if components == "*" or components == ["*"]:
+            components = ["*"]
+        if (
+            not isinstance(components, list)
+            or not components
+            or not all(isinstance(c, str) and c for c in components)
+        ):
+            raise HTTPError(400, "components: required, a list of component ids or ['*']")
+        try:
+            start = parse_instant(data.get("start"))
+        except ValueError as exc:
+            raise HTTPError(400, f"start: {exc}") from None
+        if data.get("end") is not None and data.get("duration") is not None:
+            raise HTTPError(400, "end, duration: give one of them")
+        if data.get("end") is not None:
+            try:
+                end = parse_instant(data["end"])
+            except ValueError as exc:
+                raise HTTPError(400, f"end: {exc}") from None
+        elif data.get("duration") is not None:
+            try:
+                end = start + parse_duration(data["duration"])
+            except ValueError as exc:
+                raise HTTPError(400, f"duration: {exc}") from None
+        else:
+            raise HTTPError(400, "end: give end or duration")
+        rrule = data.get("rrule")
+        if rrule is not None and not isinstance(rrule, str):
+            raise HTTPError(400, "rrule: must be an RFC 5545 RRULE string")
+        try:
+            w = await collector.add_window(
+                who.name,
+                components,
+                start,
+                end,
+                text(data, "reason", required=False),
+                text(data, "approval_ref", required=False),
+                rrule,
+            )
+        except ValueError as exc:
+            raise HTTPError(400, str(exc)) from None
+        return _json(views.window(w), 201)
+
+    @endpoint("read")
+    async def get_window(request: Request, who: Principal | None) -> Response:
+        """
+        summary: One maintenance window
+        """
+        wid = request.path_params["window_id"]
+        for w in collector.windows:
+            if w.id == wid:
+                return _json(views.window(w))
+        raise NotFound(f"no maintenance window {wid}")
+
+    @endpoint("operator")
+    async def remove_window(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Delete a maintenance window (kept in the audit trail)
+        """
+        assert who is not None
+        await collector.remove_window(who.name, request.path_params["window_id"])
+        return Response(status_code=204)
+
+    # -- incidents ---------------------------------------------------------------------------
+    @endpoint("read")
+    async def list_incidents(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Incidents (?open=true, ?month=YYYY-MM)
+        """
+        open_only = request.query_params.get("open", "").lower() in ("1", "true", "yes")
+        since = until = None
+        month = request.query_params.get("month")
+        if month:
+            since, until = month_range(month)
+        rows = await collector.store.incidents(since, until, open_only)
+        return _json({"incidents": [views.incident(collector.with_open(i)) for i in rows]})
+
+    @endpoint("operator")
+    async def open_incident(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Open an incident by hand (components, severity, title, detected_at)
+        """
+        assert who is not None
+        data = obj(await body(request))
+        components = data.get("components")
+        if (
+            not isinstance(components, list)
+            or not components
+            or not all(isinstance(c, str) and c for c in components)
+        ):
+            raise HTTPError(400, "components: required, a list of component ids")
+        detected = None
+        if data.get("detected_at") is not None:
+            try:
+                detected = parse_instant(data["detected_at"])
+            except ValueError as exc:
+                raise HTTPError(400, f"detected_at: {exc}") from None
+        inc = await collector.open_incident(
+            who.name, components, data.get("severity"), text(data, "title"), detected
+        )
+        return _json(views.incident(inc), 201)
+
+    @endpoint("read")
+    async def get_incident(request: Request, who: Principal | None) -> Response:
+        """
+        summary: One incident with its timeline
+        """
+        iid = request.path_params["incident_id"]
+        inc = await collector.get_incident(iid)
+        out = views.incident(inc)
+        out["timeline"] = [views.timeline_entry(e) for e in await collector.timeline(iid)]
+        out["audit"] = [views.audit_entry(a) for a in await collector.store.audit(target=iid)]
+        return _json(out)
+
+    @endpoint("operator")
+    async def incident_action(request: Request, who: Principal | None) -> Response:
+        """
+        summary: ack, restore (optional at), report (ref), annotate (note)
+        """
+        assert who is not None
+        action = request.path_params["action"]
+        if action not in ("ack", "restore", "report", "annotate"):
+            raise HTTPError(404, f"no action {action}")
+        data = await body(request) if int(request.headers.get("content-length") or 0) else {}
+        data = obj(data)
+        kw: dict[str, Any] = {}
+        if action == "restore" and data.get("at") is not None:
+            try:
+                kw["at"] = parse_instant(data["at"])
+            except ValueError as exc:
+                raise HTTPError(400, f"at: {exc}") from None
+        if action == "report":
+            kw["ref"] = text(data, "ref")
+        if action == "annotate":
+            kw["note"] = text(data, "note")
+        inc = await collector.incident_action(
+            who.name, request.path_params["incident_id"], action, **kw
+        )
+        return _json(views.incident(inc))
+
+    # -- operations --------------------------------------------------------------------------
+    @endpoint("public")
+    async def healthz(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Store reachable, queue depths
+        """
+        ok = await collector.store.ping()
+        queues = await collector.store.queue_depths() if ok else {}
+        return _json(
+            {"status": "ok" if ok else "store unreachable", "store": ok, "queues": queues},
+            200 if ok else 503,
+        )
+
+    @endpoint("public")
+    async def prometheus(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Prometheus metrics
+        """
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    routes = [
+        Route("/api/v1/results", results, methods=["POST"]),
+        Route("/api/v1/heartbeat", heartbeat, methods=["POST"]),
+        Route("/api/v1/status", status, methods=["GET"]),
+        Route("/api/v1/outages", outages, methods=["GET"]),
+        Route(
+            "/api/v1/outages/{outage_id:path}/{action}", outage_action, methods=["POST", "DELETE"]
+        ),
+        Route("/api/v1/no_data", no_data, methods=["GET"]),
+        Route("/api/v1/facts", facts, methods=["GET"]),
+        Route("/api/v1/audit", audit, methods=["GET"]),
+        Route("/api/v1/maintenance", list_windows, methods=["GET"]),
+        Route("/api/v1/maintenance", add_window, methods=["POST"]),
+        Route("/api/v1/maintenance/{window_id}", get_window, methods=["GET"]),
+        Route("/api/v1/maintenance/{window_id}", remove_window, methods=["DELETE"]),
+        Route("/api/v1/incidents", list_incidents, methods=["GET"]),
+        Route("/api/v1/incidents", open_incident, methods=["POST"]),
+        Route("/api/v1/incidents/{incident_id}", get_incident, methods=["GET"]),
+        Route("/api/v1/incidents/{incident_id}/{action}", incident_action, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", prometheus, methods=["GET"]),
+    ]
+    schemas = SchemaGenerator(
+        {"openapi": "3.0.0", "info": {"title": "hotline-uptime collector", "version": "1"}}
+    )
+
+    async def openapi(request: Request) -> Response:
+        return _json(schemas.get_schema(routes=request.app.routes))
+
+    routes.append(Route("/api/v1/openapi.json", openapi, include_in_schema=False))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        if lifecycle:
+            await collector.start()
+        try:
+            yield
+        finally:
+            if lifecycle:
+                await collector.stop()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.collector = collector
+    return app
+
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(value: Any) -> int:
+    """Seconds (a number), `2h30m`-style text or ISO 8601 `PT2H30M` → milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError("must be seconds or text like 2h30m")
+    if isinstance(value, int | float):
+        if value <= 0:
+            raise ValueError("must be positive")
+        return int(value * 1000)
+    if not isinstance(value, str):
+        raise ValueError("must be seconds or text like 2h30m")
+    text = value.strip().lower()
+    if text.startswith("pt"):
+        text = text[2:]
+    match = _DURATION.match(text)
+    if not text or not match:
+        raise ValueError(f"not a duration: {value!r} (e.g. 90m, 2h, 1h30m, PT2H)")
+    d, h, m, s = (int(g or 0) for g in match.groups())
+    total = ((d * 24 + h) * 60 + m) * 60 + s
+    if total <= 0:
+        raise ValueError("must be positive")
+    return total * 1000

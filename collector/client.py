@@ -1,0 +1,65 @@
+"""A small client of the collector's API for `hotline maint` and `hotline incident`.
+
+The operator's token comes from `--token-file` or the `HOTLINE_TOKEN` environment variable,
+never from the command line (where `ps` would show it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+class ClientError(Exception):
+    """The collector refused or could not be reached; the message says which and why."""
+
+    def __init__(self, message: str, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+def read_token(token_file: str | None) -> str:
+    if token_file:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ClientError(f"--token-file {token_file}: {exc.strerror}", usage=True) from None
+        if not token:
+            raise ClientError(f"--token-file {token_file}: empty", usage=True)
+        return token
+    token = os.environ.get("HOTLINE_TOKEN", "").strip()
+    if not token:
+        raise ClientError("no token: give --token-file FILE or set HOTLINE_TOKEN", usage=True)
+    return token
+
+
+class CollectorClient:
+    def __init__(self, url: str, token: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._client = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+        )
+
+    def __enter__(self) -> CollectorClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            response = self._client.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"collector {self.url} unreachable: {exc}") from None
+        if response.status_code >= 400:
+            try:
+                error = response.json().get("error", response.text)
+            except ValueError:
+                error = response.text
+            raise ClientError(f"collector said {response.status_code}: {error}")
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()

@@ -1,0 +1,307 @@
+"""The collector's YAML configuration, validated with errors that name file, line and key.
+
+```yaml
+listen: 127.0.0.1:8080
+store: sqlite:///var/lib/hotline-collector/store.db
+agents: [{name: a1, token_file: /etc/hotline/a1.token}]
+operators: [{name: ops-wang, token: "…"}]
+down_after: 3
+up_after: 1
+```
+See `configs/collector/collector.yaml` for every key. `alerts` and `runbooks` are accepted and
+kept for the issue that implements them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from collector.engine import DEFAULT_COMPOSITE, CompositeRule, EngineConfig
+from collector.incidents import DEFAULT_RESPONSE_LIMITS, DEFAULT_SEVERITY, IncidentConfig
+from collector.model import SYSTEMS
+
+DEFAULT_STORE = "sqlite:///var/lib/hotline-collector/store.db"
+
+
+class ConfigError(Exception):
+    """The configuration is wrong; the message names the file, line and key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    token: str = field(repr=False)  # never printed
+    role: str  # agent | operator
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorConfig:
+    listen: str = "127.0.0.1:8080"
+    store: str = DEFAULT_STORE
+    principals: tuple[Principal, ...] = ()
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    incidents: IncidentConfig = field(default_factory=IncidentConfig)
+    max_future: float = 300.0
+    max_body: int = 16 * 1024 * 1024
+    tick_seconds: float = 5.0
+    rebuild_hours: float = 24.0
+    raw_days: float = 30.0
+    keep_days: float = 400.0
+    alerts: Any = None
+    runbooks: Any = None
+
+
+_TOP = {
+    "listen", "store", "agents", "operators", "down_after", "up_after", "component_rule",
+    "silence_after", "silence_grace", "silence_action", "composite", "correlation_window",
+    "dependencies", "severity", "component_severity", "response_limits", "max_future",
+    "max_body", "tick_seconds", "rebuild_hours", "retention", "alerts", "runbooks",
+}  # fmt: skip
+_PRINCIPAL = {"name", "token", "token_file"}
+_RETENTION = {"raw_days", "keep_days"}
+
+
+class _Where:
+    """Line numbers of mapping keys, by path, from PyYAML's node tree."""
+
+    def __init__(self, path: str, root: yaml.Node | None) -> None:
+        self.path = path
+        self.lines: dict[tuple[Any, ...], int] = {}
+        if root is not None:
+            self._walk(root, ())
+
+    def _walk(self, node: yaml.Node, at: tuple[Any, ...]) -> None:
+        self.lines.setdefault(at, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = (*at, key.value)
+                self.lines[here] = key.start_mark.line + 1
+                self._walk(value, here)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, (*at, i))
+
+    def error(self, at: tuple[Any, ...], message: str) -> ConfigError:
+        probe = at
+        while probe and probe not in self.lines:
+            probe = probe[:-1]
+        line = self.lines.get(probe, 1)
+        key = ".".join(str(p) for p in at) or "(top)"
+        return ConfigError(f"{self.path}:{line}: {key}: {message}")
+
+
+def load_config(path: str | Path) -> CollectorConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"{mark.line + 1}:" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}:{line} broken YAML: {problem}") from None
+    where = _Where(str(path), root)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise where.error((), "expected a mapping of keys (listen, store, agents, …)")
+    return _build(data, where, path.parent)
+
+
+def _build(data: dict[str, Any], where: _Where, base: Path) -> CollectorConfig:
+    for key in data:
+        if key not in _TOP:
+            raise where.error((key,), f"unknown key (known: {', '.join(sorted(_TOP))})")
+    principals = _principals(data, "agents", "agent", where, base)
+    principals += _principals(data, "operators", "operator", where, base)
+    names = [p.name for p in principals]
+    for name in names:
+        if names.count(name) > 1:
+            raise where.error(("agents",), f"name {name!r} is used twice")
+    tokens = [p.token for p in principals]
+    if len(set(tokens)) != len(tokens):
+        raise where.error(("operators",), "two principals share one token")
+
+    def num(key: str, default: float, minimum: float = 0, whole: bool = False) -> Any:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise where.error((key,), "must be a number")
+        if whole and not isinstance(value, int):
+            raise where.error((key,), "must be a whole number")
+        if value < minimum:
+            raise where.error((key,), f"must be ≥ {minimum}")
+        return value
+
+    def choice(key: str, default: str, options: tuple[str, ...]) -> str:
+        value = data.get(key, default)
+        if value not in options:
+            raise where.error((key,), f"must be one of {', '.join(options)}")
+        return value
+
+    composite_id, composite = _composite(data.get("composite"), where)
+    engine = EngineConfig(
+        down_after=num("down_after", 3, 1, whole=True),
+        up_after=num("up_after", 1, 1, whole=True),
+        component_rule=choice("component_rule", "any", ("any", "all")),
+        silence_after=num("silence_after", 60, 1),
+        silence_grace=num("silence_grace", 30, 0),
+        silence_action=choice("silence_action", "no_data", ("no_data", "down")),
+        composite_id=composite_id,
+        composite=composite,
+    )
+    incidents = IncidentConfig(
+        correlation_window=num("correlation_window", 120, 0),
+        dependencies=_dependencies(data.get("dependencies"), where),
+        severity={**DEFAULT_SEVERITY, **_severities(data, "severity", where, SYSTEMS)},
+        component_severity=_severities(data, "component_severity", where, None),
+        response_limits={**DEFAULT_RESPONSE_LIMITS, **_limits(data, where)},
+    )
+    retention = data.get("retention") or {}
+    if not isinstance(retention, dict):
+        raise where.error(("retention",), "must be a mapping with raw_days, keep_days")
+    for key in retention:
+        if key not in _RETENTION:
+            raise where.error(("retention", key), "unknown key (known: raw_days, keep_days)")
+    keep_days = retention.get("keep_days", 400)
+    raw_days = retention.get("raw_days", 30)
+    for key, value in (("raw_days", raw_days), ("keep_days", keep_days)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise where.error(("retention", key), "must be a positive number of days")
+    listen = data.get("listen", "127.0.0.1:8080")
+    if not isinstance(listen, str) or ":" not in listen:
+        raise where.error(("listen",), "must be HOST:PORT")
+    store = data.get("store", DEFAULT_STORE)
+    if not isinstance(store, str) or not store.startswith(("sqlite://", "influxdb")):
+        raise where.error(("store",), "must be sqlite:///PATH or influxdb://HOST:PORT/DB")
+    return CollectorConfig(
+        listen=listen,
+        store=store,
+        principals=tuple(principals),
+        engine=engine,
+        incidents=incidents,
+        max_future=num("max_future", 300, 0),
+        max_body=num("max_body", 16 * 1024 * 1024, 1024, whole=True),
+        tick_seconds=num("tick_seconds", 5, 0.05),
+        rebuild_hours=num("rebuild_hours", 24, 0),
+        raw_days=float(raw_days),
+        keep_days=float(keep_days),
+        alerts=data.get("alerts"),
+        runbooks=data.get("runbooks"),
+    )
+
+
+def _principals(
+    data: dict[str, Any], key: str, role: str, where: _Where, base: Path
+) -> list[Principal]:
+    entries = data.get(key) or []
+    if not isinstance(entries, list):
+        raise where.error((key,), "must be a list of {name, token | token_file}")
+    out = []
+    for i, entry in enumerate(entries):
+        at = (key, i)
+        if not isinstance(entry, dict):
+            raise where.error(at, "must be a mapping {name, token | token_file}")
+        for k in entry:
+            if k not in _PRINCIPAL:
+                raise where.error((*at, k), "unknown key (known: name, token, token_file)")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            raise where.error((*at, "name"), "required, a non-empty string")
+        if ("token" in entry) == ("token_file" in entry):
+            raise where.error(at, "give exactly one of token, token_file")
+        if "token" in entry:
+            token = entry["token"]
+            if not isinstance(token, str) or not token.strip():
+                raise where.error((*at, "token"), "must be a non-empty string")
+        else:
+            file = Path(os.path.expanduser(str(entry["token_file"])))
+            if not file.is_absolute():
+                file = base / file
+            try:
+                token = file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise where.error(
+                    (*at, "token_file"), f"cannot read {file}: {exc.strerror}"
+                ) from None
+            if not token:
+                raise where.error((*at, "token_file"), f"{file} is empty")
+        out.append(Principal(name, token.strip(), role))
+    return out
+
+
+def _composite(value: Any, where: _Where) -> tuple[str | None, dict[str, CompositeRule]]:
+    if value is None:
+        return "callsys", dict(DEFAULT_COMPOSITE)
+    if value is False:
+        return None, {}
+    if not isinstance(value, dict):
+        raise where.error(("composite",), "must be a mapping {id, SYSTEM: any|all|{k: N}} or false")
+    cid = value.get("id", "callsys")
+    if not isinstance(cid, str) or not cid:
+        raise where.error(("composite", "id"), "must be a non-empty string")
+    rules: dict[str, CompositeRule] = {}
+    for key, rule in value.items():
+        if key == "id":
+            continue
+        if key not in SYSTEMS:
+            raise where.error(("composite", key), f"not a system (one of {', '.join(SYSTEMS)})")
+        if rule in ("any", "all"):
+            rules[key] = CompositeRule(rule)
+        elif (
+            isinstance(rule, dict)
+            and set(rule) == {"k"}
+            and isinstance(rule["k"], int)
+            and rule["k"] >= 1
+        ):
+            rules[key] = CompositeRule("k", rule["k"])
+        else:
+            raise where.error(("composite", key), "must be any, all or {k: N}")
+    return cid, rules or dict(DEFAULT_COMPOSITE)
+
+
+def _dependencies(value: Any, where: _Where) -> dict[str, tuple[str, ...]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise where.error(("dependencies",), "must map a dependency to its components")
+    out = {}
+    for dep, members in value.items():
+        if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+            raise where.error(("dependencies", dep), "must be a list of component ids")
+        out[str(dep)] = tuple(members)
+    return out
+
+
+def _severities(
+    data: dict[str, Any], key: str, where: _Where, allowed: tuple[str, ...] | None
+) -> dict[str, str]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise where.error((key,), "must be a mapping to P1, P2 or P3")
+    for k, v in value.items():
+        if allowed is not None and k not in allowed:
+            raise where.error((key, k), f"not a system (one of {', '.join(allowed)})")
+        if v not in ("P1", "P2", "P3"):
+            raise where.error((key, k), "must be P1, P2 or P3")
+    return {str(k): v for k, v in value.items()}
+
+
+def _limits(data: dict[str, Any], where: _Where) -> dict[str, float]:
+    value = data.get("response_limits") or {}
+    if not isinstance(value, dict):
+        raise where.error(("response_limits",), "must map P1..P3 to seconds")
+    for k, v in value.items():
+        if k not in ("P1", "P2", "P3"):
+            raise where.error(("response_limits", k), "must be P1, P2 or P3")
+        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+            raise where.error(("response_limits", k), "must be a positive number of seconds")
+    return {k: float(v) for k, v in value.items()}

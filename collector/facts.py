@@ -1,0 +1,123 @@
+"""The month's facts (SPEC "Facts"), the scorer's only input, built from stored records. Pure.
+
+Outages are exported as recorded (the scorer clips them to the month and splits maintenance
+from fault); recurring windows are expanded into their occurrences in the month; no-data
+intervals still open end at `as_of`; components that a window or incident names but that never
+reported are left out of it (the facts must only name known components). The audit trail of the
+month rides along under `audit` (unknown keys are ignored by the scorer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from collector.maintenance import ALL, occurrences
+from collector.model import AuditEntry, Component, Incident, MaintenanceWindow, Millis, Outage
+from collector.timefmt import format_instant, month_range
+
+
+def build_facts(
+    month: str,
+    now: Millis,
+    components: Sequence[Component],
+    composite_id: str | None,
+    outages: Sequence[Outage],
+    no_data: Sequence[Outage],
+    windows: Sequence[MaintenanceWindow],
+    incidents: Sequence[Incident],
+    audit: Sequence[AuditEntry] = (),
+) -> dict[str, Any]:
+    lo, hi = month_range(month)
+    as_of = max(now, lo)
+    comps = [{"id": c.id, "system": c.system} for c in components if c.id != composite_id]
+    if composite_id is not None:
+        comps.append({"id": composite_id, "system": "callsys"})
+    known = {c["id"] for c in comps}
+    out_outages = []
+    for o in outages:
+        if o.component not in known or o.start >= hi:
+            continue
+        entry: dict[str, Any] = {
+            "id": o.id,
+            "component": o.component,
+            "start": format_instant(o.start),
+            "end": format_instant(o.end),
+            "detected_at": format_instant(o.detected_at),
+            "reason": o.reason,
+        }
+        if o.excluded is not None:
+            entry["excluded"] = {
+                "reason": o.excluded.reason,
+                "approved_by": o.excluded.approved_by,
+                "by": o.excluded.by,
+                "at": format_instant(o.excluded.at),
+            }
+        out_outages.append(entry)
+    out_no_data = []
+    for o in no_data:
+        end = o.end if o.end is not None else min(as_of, hi)
+        if o.component not in known or end <= o.start:
+            continue
+        out_no_data.append(
+            {"component": o.component, "start": format_instant(o.start), "end": format_instant(end)}
+        )
+    out_windows = []
+    for occ in occurrences(windows, lo, hi):
+        w = occ.window
+        names = [c for c in w.components if c == ALL or c in known]
+        if not names:
+            continue
+        out_windows.append(
+            {
+                "id": occ.id,
+                "start": format_instant(occ.start),
+                "end": format_instant(occ.end),
+                "components": names,
+                "created_at": format_instant(w.created_at),
+                "created_by": w.created_by,
+                "reason": w.reason,
+                "approval_ref": w.approval_ref,
+                **({"rrule": w.rrule} if w.rrule else {}),
+            }
+        )
+    out_incidents = []
+    for inc in incidents:
+        if not lo <= inc.detected_at < hi:
+            continue
+        out_incidents.append(
+            {
+                "id": inc.id,
+                "components": [c for c in inc.components if c in known],
+                "severity": inc.severity,
+                "detected_at": format_instant(inc.detected_at),
+                "responded_at": format_instant(inc.responded_at),
+                "restored_at": format_instant(inc.restored_at),
+                "report_submitted_at": format_instant(inc.report_submitted_at),
+                "first_failed_at": format_instant(inc.first_failed_at),
+                "title": inc.title,
+                "opened_by": inc.opened_by,
+                "responded_by": inc.responded_by,
+                "report_ref": inc.report_ref,
+            }
+        )
+    return {
+        "month": month,
+        "as_of": format_instant(as_of),
+        "components": comps,
+        "outages": out_outages,
+        "maintenance_windows": out_windows,
+        "incidents": out_incidents,
+        "no_data": out_no_data,
+        "audit": [
+            {
+                "ts": format_instant(a.ts),
+                "actor": a.actor,
+                "action": a.action,
+                "target": a.target,
+                "detail": a.detail,
+            }
+            for a in audit
+            if a.ts < hi
+        ],
+    }

@@ -1,0 +1,123 @@
+"""`hotline incident list|show|open|ack|restore|report|annotate|draft`, through the API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from collector.cli_common import add_client_arguments
+
+EXIT_USAGE = 3
+EXIT_FAILED = 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION")
+    sub.required = True
+    parsers = []
+    lst = sub.add_parser("list", help="incidents")
+    lst.add_argument("--open", action="store_true", help="only those not restored")
+    lst.add_argument("--month", help="YYYY-MM (by detection)")
+    lst.add_argument("--json", action="store_true")
+    parsers.append(lst)
+    show = sub.add_parser("show", help="one incident with its timeline (JSON)")
+    show.add_argument("id")
+    parsers.append(show)
+    opn = sub.add_parser("open", help="open an incident by hand (a fault no probe sees)")
+    opn.add_argument("--components", required=True, help="comma-separated component ids")
+    opn.add_argument("--title", required=True)
+    opn.add_argument("--severity", choices=["P1", "P2", "P3"])
+    opn.add_argument("--detected-at", help="ISO 8601 with offset (default: now)")
+    parsers.append(opn)
+    ack = sub.add_parser("ack", help="acknowledge (your token's name is recorded)")
+    ack.add_argument("id")
+    parsers.append(ack)
+    restore = sub.add_parser("restore", help="record restoration by hand")
+    restore.add_argument("id")
+    restore.add_argument("--at", help="ISO 8601 with offset (default: now)")
+    parsers.append(restore)
+    report = sub.add_parser("report", help="record the written report (书面报告) as submitted")
+    report.add_argument("id")
+    report.add_argument("--ref", required=True, help="URL or file of the submitted report")
+    parsers.append(report)
+    note = sub.add_parser("annotate", help="add a note to the timeline")
+    note.add_argument("id")
+    note.add_argument("--note", required=True)
+    parsers.append(note)
+    draft = sub.add_parser("draft", help="write a Markdown skeleton of the 书面报告")
+    draft.add_argument("id")
+    draft.add_argument("-o", "--output", help="file to write (default: stdout)")
+    parsers.append(draft)
+    for p in parsers:
+        add_client_arguments(p)
+
+
+def _ref(ref: str) -> str:
+    """A local file is recorded with its SHA-256, so the evidence names the exact document."""
+    import hashlib
+    from pathlib import Path
+
+    path = Path(ref)
+    if "://" not in ref and path.is_file():
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        return f"file:{path.name} sha256:{digest}"
+    return ref
+
+
+def run(args: argparse.Namespace) -> int:
+    from collector.client import ClientError, CollectorClient, read_token
+    from collector.report_draft import draft_markdown
+
+    try:
+        with CollectorClient(args.collector, read_token(args.token_file)) as client:
+            path = f"/api/v1/incidents/{getattr(args, 'id', '')}"
+            if args.action == "list":
+                params = {"open": "true"} if args.open else {}
+                if args.month:
+                    params["month"] = args.month
+                rows = client.call("GET", "/api/v1/incidents", params=params)["incidents"]
+                if args.json:
+                    print(json.dumps(rows, ensure_ascii=False, indent=2))
+                    return 0
+                for i in rows:
+                    state = "restored" if i["restored_at"] else "OPEN"
+                    acked = f"acked by {i['responded_by']}" if i["responded_at"] else "not acked"
+                    print(
+                        f"{i['id']}  {i['severity']}  {state}  {acked}  detected {i['detected_at']}"
+                        f"  {','.join(i['components'])}  {i['title']}"
+                    )
+            elif args.action == "show":
+                print(json.dumps(client.call("GET", path), ensure_ascii=False, indent=2))
+            elif args.action == "open":
+                body = {
+                    "components": [c.strip() for c in args.components.split(",") if c.strip()],
+                    "title": args.title,
+                    "severity": args.severity,
+                    "detected_at": args.detected_at,
+                }
+                print(client.call("POST", "/api/v1/incidents", json=body)["id"])
+            elif args.action in ("ack", "restore", "report", "annotate"):
+                body = {}
+                if args.action == "restore" and args.at:
+                    body["at"] = args.at
+                if args.action == "report":
+                    body["ref"] = _ref(args.ref)
+                if args.action == "annotate":
+                    body["note"] = args.note
+                inc = client.call("POST", f"{path}/{args.action}", json=body)
+                print(f"{inc['id']}: {args.action} recorded")
+            else:
+                text = draft_markdown(client.call("GET", path))
+                if args.output:
+                    with open(args.output, "w", encoding="utf-8") as fh:
+                        fh.write(text)
+                else:
+                    sys.stdout.write(text)
+    except ClientError as exc:
+        print(f"hotline incident: {exc}", file=sys.stderr)
+        return EXIT_USAGE if exc.usage else EXIT_FAILED
+    except OSError as exc:
+        print(f"hotline incident: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0

@@ -1,0 +1,170 @@
+"""Validation of an ingest batch (`POST /api/v1/results`): good results kept, bad ones listed.
+
+Pure: the collector's clock and the registered components are passed in. Each rejected result
+is `{"index", "field", "error"}`; a batch that is not a batch at all raises `BatchError`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.model import SYSTEMS, Millis, Sample
+from collector.timefmt import parse_instant
+from probes.result import Reason
+
+_REASONS = frozenset(r.value for r in Reason)
+_MAX_TEXT = 4096
+
+
+class BatchError(ValueError):
+    """The request body is not a batch (400)."""
+
+
+@dataclass(slots=True)
+class Batch:
+    agent: str
+    batch_id: str | None
+    samples: list[Sample] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_batch(
+    body: Any,
+    known: Mapping[str, str],
+    now: Millis,
+    max_future_ms: int = 300_000,
+) -> Batch:
+    """Validate a decoded JSON batch. `known` maps registered components to their systems;
+    components first seen in this batch register with their first result's system."""
+    if not isinstance(body, dict):
+        raise BatchError("body: expected a JSON object with agent, batch and results")
+    agent = body.get("agent")
+    if not isinstance(agent, str) or not agent:
+        raise BatchError("agent: required, a non-empty string")
+    batch_id = body.get("batch")
+    if batch_id is not None and (not isinstance(batch_id, str) or not batch_id):
+        raise BatchError("batch: must be a non-empty string when given")
+    results = body.get("results")
+    if not isinstance(results, list):
+        raise BatchError("results: required, a list of results")
+    out = Batch(agent, batch_id)
+    seen: dict[str, str] = {}
+    limit = now + max_future_ms
+    for index, raw in enumerate(results):
+        try:
+            sample = _sample(agent, raw, limit, max_future_ms, now)
+            system = known.get(sample.component) or seen.get(sample.component)
+            if system is not None and system != sample.system:
+                raise _Bad(
+                    "system",
+                    f"component {sample.component!r} is registered with system {system!r}",
+                )
+        except _Bad as bad:
+            out.rejected.append({"index": index, "field": bad.field, "error": bad.error})
+            continue
+        seen.setdefault(sample.component, sample.system)
+        out.samples.append(sample)
+    return out
+
+
+class _Bad(Exception):
+    def __init__(self, field_name: str, error: str) -> None:
+        self.field = field_name
+        self.error = error
+
+
+def _text(raw: dict[str, Any], key: str, required: bool = True) -> str:
+    value = raw.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        raise _Bad(key, "required, a non-empty string" if required else "must be a string")
+    if len(value) > _MAX_TEXT:
+        raise _Bad(key, f"longer than {_MAX_TEXT} characters")
+    return value
+
+
+def _number(raw: dict[str, Any], key: str, positive: bool = False) -> float | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _Bad(key, "must be a number or null")
+    if value < 0 or (positive and value == 0):
+        raise _Bad(key, "must be positive" if positive else "must not be negative")
+    return float(value)
+
+
+def _instant(
+    raw: dict[str, Any], key: str, limit: Millis, max_future_ms: int, now: Millis
+) -> Millis:
+    try:
+        ts = parse_instant(raw.get(key))
+    except ValueError as exc:
+        raise _Bad(key, str(exc)) from None
+    if ts > limit:
+        ahead = (ts - now) / 1000
+        raise _Bad(
+            key,
+            f"{ahead:.0f} s ahead of the collector's clock (max_future {max_future_ms // 1000} s): "
+            "check the agent's clock (NTP)",
+        )
+    return ts
+
+
+def _sample(agent: str, raw: Any, limit: Millis, max_future_ms: int, now: Millis) -> Sample:
+    if not isinstance(raw, dict):
+        raise _Bad("(result)", "must be an object")
+    component = _text(raw, "component")
+    system = raw.get("system")
+    if system not in SYSTEMS:
+        raise _Bad("system", f"must be one of {', '.join(SYSTEMS)}")
+    probe = _text(raw, "probe")
+    ts = _instant(raw, "ts", limit, max_future_ms, now)
+    ok = raw.get("ok")
+    if not isinstance(ok, bool):
+        raise _Bad("ok", "required, true or false")
+    reason = raw.get("reason")
+    if reason is None:
+        if not ok:
+            raise _Bad("reason", "required for a failed result")
+        reason = "ok"
+    if reason not in _REASONS:
+        raise _Bad("reason", f"unknown reason {reason!r}; one of {', '.join(sorted(_REASONS))}")
+    if ok != (reason == "ok"):
+        raise _Bad("reason", f"{reason!r} contradicts ok={str(ok).lower()}")
+    detail = _text(raw, "detail", required=False)
+    latency = _number(raw, "latency_ms")
+    interval = _number(raw, "interval", positive=True)
+    count = raw.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise _Bad("count", "must be a whole number ≥ 1")
+    until = None
+    if raw.get("until") is not None or count > 1:
+        if raw.get("until") is None:
+            raise _Bad("until", "required when count > 1")
+        until = _instant(raw, "until", limit, max_future_ms, now)
+        if until < ts:
+            raise _Bad("until", "before ts")
+        if count == 1 and until != ts:
+            raise _Bad("count", "must be > 1 when until differs from ts")
+        if count == 1:
+            until = None
+    return Sample(
+        agent=agent,
+        component=component,
+        system=system,
+        probe=probe,
+        ts=ts,
+        ok=ok,
+        reason=reason,
+        detail=detail,
+        latency_ms=latency,
+        value=raw.get("value"),
+        interval=interval,
+        count=count,
+        until=until,
+    )

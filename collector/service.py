@@ -1,0 +1,403 @@
+"""The collector's core at the edge: store + engine + incident tracker, one lock, a clock.
+
+The data flows one way: ingest → engine → events → store and subscribers (incidents now;
+alerts and runbooks subscribe later through `subscribers`). The HTTP layer (`collector.api`)
+only translates requests to these methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from collector.config import CollectorConfig
+from collector.engine import Changes, Engine, Event
+from collector.facts import build_facts
+from collector.incidents import IncidentChanges, IncidentError, IncidentTracker
+from collector.ingest import Batch
+from collector.maintenance import check_rrule, in_window
+from collector.model import (
+    AuditEntry,
+    Exclusion,
+    Heartbeat,
+    Incident,
+    IntervalKind,
+    MaintenanceWindow,
+    Millis,
+    Outage,
+    TimelineEntry,
+)
+from collector.store.base import Store
+from collector.timefmt import month_range
+
+log = logging.getLogger("hotline.collector")
+
+Subscriber = Callable[[Event], Any]
+DAY = 86_400_000
+
+
+def wall_clock() -> Millis:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    accepted: int
+    duplicate: bool
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Collector:
+    def __init__(
+        self,
+        config: CollectorConfig,
+        store: Store,
+        clock: Callable[[], Millis] = wall_clock,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.engine = Engine(config.engine)
+        self.tracker = IncidentTracker(config.incidents, systems=self.system_of)
+        self.subscribers: list[Subscriber] = []
+        self.windows: list[MaintenanceWindow] = []
+        self.systems: dict[str, str] = {}
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.counters = {"accepted": 0, "rejected": 0, "duplicate_batches": 0}
+
+    def system_of(self, component: str) -> str:
+        if component == self.config.engine.composite_id:
+            return "callsys"
+        return self.systems.get(component, "other")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self, background: bool = True) -> None:
+        await self.store.open()
+        await self.rebuild()
+        if background:
+            self._tasks.append(asyncio.create_task(self._ticker(), name="collector-tick"))
+            self._tasks.append(asyncio.create_task(self._retention(), name="collector-retention"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.store.close()
+
+    async def rebuild(self) -> None:
+        """Rebuild the engine and open incidents from the store (after a restart)."""
+        now = self.clock()
+        for c in await self.store.components():
+            self.systems[c.id] = c.system
+            self.engine.register(c.id, c.system)
+        self.windows = await self.store.windows()
+        horizon = now - int(self.config.rebuild_hours * 3_600_000)
+        recent = await self.store.read_outages(since=horizon, kind=None)
+        since = min([o.start for o in recent] + [horizon])
+        known = [
+            o for o in await self.store.read_outages(since=since, kind=None) if o.start >= since
+        ]
+        self.engine.known(known)
+        incidents = await self.store.incidents(open_only=True)
+        all_ids = [i.id for i in await self.store.incidents()]
+        self.tracker.load(incidents, all_ids, known)
+        in_incidents = {oid for i in incidents for oid in i.outage_ids}
+        for o in known:
+            if (
+                o.end is None
+                and o.kind is IntervalKind.DOWN
+                and o.id not in in_incidents
+                and in_window(self.windows, o.component, o.detected_at or o.start)
+            ):
+                self.tracker.watch_maintenance(o)
+        samples = await self.store.read_samples(since, now + DAY)
+        for i in range(0, len(samples), 5000):
+            changes = self.engine.ingest(samples[i : i + 5000], now)
+            await self._apply(changes, now)
+        await self._apply(self.engine.tick(now), now)
+        log.info(
+            "rebuilt from %d samples since %d; %d open incidents",
+            len(samples),
+            since,
+            len(incidents),
+        )
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_seconds)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("tick failed")
+
+    async def _retention(self) -> None:
+        while True:
+            try:
+                now = self.clock()
+                result = await self.store.apply_retention(
+                    now - int(self.config.raw_days * DAY), now - int(self.config.keep_days * DAY)
+                )
+                log.info("retention: %s", result)
+            except Exception:
+                log.exception("retention failed")
+            await asyncio.sleep(6 * 3600)
+
+    # -- the data path -----------------------------------------------------------------------
+    async def ingest(self, batch: Batch) -> IngestResult:
+        async with self._lock:
+            if batch.samples or batch.batch_id is not None:
+                stored = await self.store.append_samples(batch.agent, batch.batch_id, batch.samples)
+            else:
+                stored = True
+            if not stored:
+                self.counters["duplicate_batches"] += 1
+                return IngestResult(len(batch.samples), duplicate=True)
+            self.counters["accepted"] += len(batch.samples)
+            self.counters["rejected"] += len(batch.rejected)
+            for s in batch.samples:
+                self.systems.setdefault(s.component, s.system)
+            now = self.clock()
+            try:
+                await self._apply(self.engine.ingest(batch.samples, now), now)
+            except Exception:  # the samples are durable; a restart rebuilds from them
+                log.exception("applying a batch's outage changes failed")
+            return IngestResult(len(batch.samples), duplicate=False)
+
+    async def tick(self) -> None:
+        async with self._lock:
+            now = self.clock()
+            await self._apply(self.engine.tick(now), now)
+            await self._apply_incidents(self.tracker.tick(self.windows, now))
+
+    async def _apply(self, changes: Changes, now: Millis) -> None:
+        if not changes:
+            return
+        if changes.deletes:
+            await self.store.delete_outages(changes.deletes)
+        if changes.upserts:
+            await self.store.upsert_outages(changes.upserts)
+        await self._apply_incidents(self.tracker.on_events(changes.events, self.windows, now))
+        await self._publish(changes.events)
+
+    async def _apply_incidents(self, changes: IncidentChanges) -> None:
+        for inc in changes.incidents:
+            await self.store.upsert_incident(inc)
+        for entry in changes.timeline:
+            await self.store.append_timeline(entry)
+        for audit in changes.audit:
+            await self.store.append_audit(audit)
+        await self._publish(changes.events)
+
+    async def _publish(self, events: Sequence[Event]) -> None:
+        for ev in events:
+            for subscriber in self.subscribers:
+                try:
+                    result = subscriber(ev)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("subscriber %r failed on %s", subscriber, ev.type)
+
+    async def heartbeat(self, hb: Heartbeat) -> None:
+        await self.store.record_heartbeat(hb)
+
+    # -- maintenance windows -----------------------------------------------------------------
+    async def add_window(
+        self,
+        actor: str,
+        components: Sequence[str],
+        start: Millis,
+        end: Millis,
+        reason: str,
+        approval_ref: str,
+        rrule: str | None = None,
+    ) -> MaintenanceWindow:
+        if not components:
+            raise ValueError("components: name components or '*'")
+        if end <= start:
+            raise ValueError("end: must be after start")
+        if rrule is not None:
+            check_rrule(rrule)
+        now = self.clock()
+        window = MaintenanceWindow(
+            id="mw-" + uuid.uuid4().hex[:10],
+            components=tuple(components),
+            start=start,
+            end=end,
+            reason=reason,
+            approval_ref=approval_ref,
+            created_at=now,
+            created_by=actor,
+            rrule=rrule,
+        )
+        async with self._lock:
+            await self.store.upsert_window(window)
+            detail = {
+                "components": list(components),
+                "start": start,
+                "end": end,
+                "reason": reason,
+                "approval_ref": approval_ref,
+                "rrule": rrule,
+            }
+            await self.store.append_audit(AuditEntry(now, actor, "window.add", window.id, detail))
+            self.windows = await self.store.windows()
+        return window
+
+    async def remove_window(self, actor: str, window_id: str) -> None:
+        async with self._lock:
+            if not await self.store.delete_window(window_id):
+                raise NotFound(f"no maintenance window {window_id}")
+            await self.store.append_audit(
+                AuditEntry(self.clock(), actor, "window.remove", window_id)
+            )
+            self.windows = await self.store.windows()
+
+    # -- disputes ----------------------------------------------------------------------------
+    async def exclude_outage(
+        self, actor: str, outage_id: str, reason: str, approved_by: str
+    ) -> None:
+        if not reason.strip() or not approved_by.strip():
+            raise ValueError("reason and approved_by: both required")
+        await self._outage(outage_id)
+        now = self.clock()
+        ex = Exclusion(reason, approved_by, by=actor, at=now)
+        async with self._lock:
+            await self.store.set_exclusion(outage_id, ex)
+            detail = {"reason": reason, "approved_by": approved_by}
+            await self.store.append_audit(
+                AuditEntry(now, actor, "outage.exclude", outage_id, detail)
+            )
+
+    async def include_outage(self, actor: str, outage_id: str, reason: str) -> None:
+        await self._outage(outage_id)
+        async with self._lock:
+            await self.store.set_exclusion(outage_id, None)
+            await self.store.append_audit(
+                AuditEntry(self.clock(), actor, "outage.include", outage_id, {"reason": reason})
+            )
+
+    async def annotate_outage(self, actor: str, outage_id: str, note: str) -> None:
+        if not note.strip():
+            raise ValueError("note: must not be empty")
+        await self._outage(outage_id)
+        await self.store.append_audit(
+            AuditEntry(self.clock(), actor, "outage.annotate", outage_id, {"note": note})
+        )
+
+    async def _outage(self, outage_id: str) -> Outage:
+        for o in await self.store.read_outages(kind=None):
+            if o.id == outage_id:
+                return o
+        raise NotFound(f"no outage {outage_id}")
+
+    # -- incidents ---------------------------------------------------------------------------
+    async def get_incident(self, incident_id: str) -> Incident:
+        inc = await self.store.get_incident(incident_id)
+        if inc is None:
+            raise NotFound(f"no incident {incident_id}")
+        return self.tracker.open.get(incident_id, inc)
+
+    async def open_incident(
+        self,
+        actor: str,
+        components: Sequence[str],
+        severity: str | None,
+        title: str,
+        detected_at: Millis | None = None,
+    ) -> Incident:
+        unknown = [c for c in components if self.system_of(c) == "other" and c not in self.systems]
+        if unknown:
+            raise ValueError(f"components: unknown {', '.join(unknown)} (no results seen)")
+        if severity is not None and severity not in ("P1", "P2", "P3"):
+            raise ValueError("severity: must be P1, P2 or P3")
+        async with self._lock:
+            inc, changes = self.tracker.open_by_hand(
+                components, severity, title, actor, self.clock(), detected_at
+            )
+            await self._apply_incidents(changes)
+        return inc
+
+    async def incident_action(
+        self, actor: str, incident_id: str, action: str, **kw: Any
+    ) -> Incident:
+        async with self._lock:
+            inc = await self.get_incident(incident_id)
+            now = self.clock()
+            if action == "ack":
+                changes = self.tracker.ack(inc, actor, now)
+            elif action == "restore":
+                changes = self.tracker.restore(inc, actor, now, kw.get("at"))
+            elif action == "report":
+                changes = self.tracker.report(inc, kw.get("ref") or "", actor, now)
+            elif action == "annotate":
+                changes = self.tracker.annotate(inc, kw.get("note") or "", actor, now)
+            else:
+                raise IncidentError(f"unknown action {action}")
+            await self._apply_incidents(changes)
+            return changes.incidents[-1] if changes.incidents else inc
+
+    async def timeline(self, incident_id: str) -> list[TimelineEntry]:
+        await self.get_incident(incident_id)
+        return await self.store.timeline(incident_id)
+
+    # -- reads -------------------------------------------------------------------------------
+    async def facts(self, month: str) -> dict[str, Any]:
+        lo, hi = month_range(month)
+        now = self.clock()
+        components = await self.store.components()
+        outages = await self.store.read_outages(since=lo, until=hi)
+        no_data = await self.store.read_outages(since=lo, until=hi, kind=IntervalKind.NO_DATA)
+        incidents = await self.store.incidents(since=lo, until=hi)
+        incidents = [self.tracker.open.get(i.id, i) for i in incidents]
+        audit = await self.store.audit(since=lo)
+        return build_facts(
+            month,
+            now,
+            components,
+            self.config.engine.composite_id,
+            outages,
+            no_data,
+            self.windows,
+            incidents,
+            audit,
+        )
+
+    async def status(self) -> dict[str, Any]:
+        now = self.clock()
+        open_ = await self.store.open_outages()
+        down = {o.component for o in open_ if o.kind is IntervalKind.DOWN}
+        silent = {o.component for o in open_ if o.kind is IntervalKind.NO_DATA}
+        components = sorted(self.engine.components().items())
+        return {
+            "now": now,
+            "components": [
+                {
+                    "id": c,
+                    "system": s,
+                    "state": "down" if c in down else "no_data" if c in silent else "up",
+                    "maintenance": in_window(self.windows, c, now),
+                }
+                for c, s in components
+            ],
+            "open_outages": open_,
+            "open_incidents": sorted(self.tracker.open.values(), key=lambda i: i.detected_at),
+            "agents": await self.store.heartbeats(),
+        }
+
+    def with_open(self, inc: Incident) -> Incident:
+        return replace(self.tracker.open.get(inc.id, inc))
