@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,6 +68,11 @@ def result_record(check: Check, started: datetime, result: Any) -> dict[str, Any
     return record
 
 
+def _grace(check: Check) -> int:
+    """The misfire grace: one interval (an int for apscheduler, so at least 1 s)."""
+    return max(1, int(check.interval))
+
+
 def job_id(key: tuple[str, str]) -> str:
     return f"{key[0]}\x1f{key[1]}"
 
@@ -88,7 +94,7 @@ class Scheduler:
         self._run_probe = run_probe
         self._checks: dict[tuple[str, str], Check] = {}
         self._previous: dict[tuple[str, str], Any] = {}
-        self._scheduled: dict[str, datetime] = {}
+        self._scheduled: dict[str, deque[datetime]] = {}  # submitted run times not yet started
         self._limits: dict[str, int] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._running: set[asyncio.Task[Any]] = set()
@@ -101,6 +107,11 @@ class Scheduler:
     @property
     def checks(self) -> Mapping[tuple[str, str], Check]:
         return self._checks
+
+    @property
+    def busy(self) -> int:
+        """Checks running right now."""
+        return sum(1 for t in self._running if not t.done())
 
     def set_concurrency(self, limits: Mapping[str, int]) -> None:
         for kind, limit in limits.items():
@@ -156,7 +167,7 @@ class Scheduler:
                 args=(check.key,),
                 id=job_id(check.key),
                 name=f"{check.component}/{check.name}",
-                misfire_grace_time=max(1, round(check.interval)),  # apscheduler wants an int
+                misfire_grace_time=_grace(check),
                 coalesce=False,
                 max_instances=1,
                 replace_existing=True,
@@ -184,7 +195,7 @@ class Scheduler:
 
     def _on_event(self, event: JobEvent) -> None:
         if event.code == EVENT_JOB_SUBMITTED:
-            self._scheduled[event.job_id] = max(event.scheduled_run_times)
+            self._scheduled.setdefault(event.job_id, deque()).extend(event.scheduled_run_times)
         elif event.code == EVENT_JOB_MISSED:
             self._health.skipped_runs += 1
         elif event.code == EVENT_JOB_MAX_INSTANCES:
@@ -198,15 +209,25 @@ class Scheduler:
             check = self._checks.get(key)
             if check is None:
                 return
-            scheduled = self._scheduled.get(job_id(key))
             now = datetime.now(UTC)
-            lag = max(0.0, (now - scheduled).total_seconds()) if scheduled else 0.0
+            lag = self._lag(job_id(key), now, _grace(check))
             self._health.record_start(lag, self._late_after)
             record = await self.run_check(check)
             await self._sink([record])
         finally:
             if task is not None:
                 self._running.discard(task)
+
+    def _lag(self, jid: str, now: datetime, grace: float) -> float:
+        """Seconds this run starts after its scheduled time. apscheduler runs a job's submitted
+        run times in order and skips (EVENT_JOB_MISSED) those older than the grace, so the
+        first one within the grace is the one starting now."""
+        queue = self._scheduled.get(jid)
+        while queue:
+            lag = (now - queue.popleft()).total_seconds()
+            if lag <= grace:
+                return max(0.0, lag)
+        return 0.0
 
     async def run_check(self, check: Check) -> dict[str, Any]:
         """Run one check now (within its kind's concurrency limit); its wire record."""

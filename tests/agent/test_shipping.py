@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -158,3 +159,33 @@ async def test_heartbeats_carry_clock_spool_health_and_host_metrics(
     assert set(beat["health"]) == {"late_runs", "skipped_runs", "rejected"}
     assert set(beat["host"]) == {"cpu_percent", "mem_percent", "disk_percent", "load1"}
     assert any("host" not in b for b in receiver.heartbeats[1:])  # metrics at a slower pace
+
+
+async def test_a_stalled_loop_counts_late_and_skipped_runs_and_reports_them(
+    tmp_path: Path, receiver: Receiver, tcp_target: TcpTarget
+) -> None:
+    config = write_config(
+        tmp_path,
+        receiver.url,
+        tcp_targets(("acd-1", tcp_target.port)),
+        interval=0.5,
+        extra="",
+    )
+    config.write_text(config.read_text().replace("timeout: 0.5}", "timeout: 0.5, late_after: 0.2}"))
+    async with _running(config) as agent:
+        await _more_runs(agent, 2)
+        await _until(lambda: agent.scheduler.busy == 0, 5, "no run in flight")
+        time.sleep(2.6)  # the loop is blocked: runs fall due and cannot start
+        health = agent.health
+        # later than the misfire grace (1 s): skipped, counted (reported when the job ends)
+        await _until(lambda: health.skipped_runs >= 1, 5, "skipped runs counted")
+        assert health.late_runs >= 1  # within the grace but late: ran, counted late
+        assert max(health.lags) > 0.2
+        await _until(
+            lambda: any(
+                h["health"]["skipped_runs"] >= 1 and h["health"]["late_runs"] >= 1
+                for h in receiver.heartbeats
+            ),
+            5,
+            "health in a heartbeat",
+        )
