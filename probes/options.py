@@ -8,6 +8,7 @@ or a command line.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -91,7 +92,11 @@ def codes(
 ) -> frozenset[int]:
     """Status codes written as a list of codes and ranges: `200-299,401,407`."""
     text = options.get(name)
-    text = default if text is None or text == "" else str(text)
+    return _codes(name, default if text is None or text == "" else str(text), low, high)
+
+
+@functools.lru_cache(maxsize=1024)
+def _codes(name: str, text: str, low: int, high: int) -> frozenset[int]:
     result: set[int] = set()
     for part in text.replace(" ", "").split(","):
         if not part:

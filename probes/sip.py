@@ -28,6 +28,7 @@ From tag or CSeq, or a TCP peer speaking something other than SIP); `config_erro
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import logging
 import socket
@@ -91,6 +92,7 @@ class SipTarget:
         return f"{self.scheme}:{user}{host}:{self.port}"
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_target(target: str) -> SipTarget:
     text = target.strip()
     scheme, sep, rest = text.partition(":")
@@ -319,14 +321,19 @@ async def _stream(addr: tuple, tls: ssl.SSLContext | None, server_name: str) -> 
         state.connecting.pop(key, None)
 
 
-async def _resolve(host: str, port: int, transport: str) -> tuple[int, tuple]:
+@functools.lru_cache(maxsize=4096)
+def _literal(host: str) -> tuple[int, str] | None:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        pass
-    else:
-        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-        return family, (str(ip), port)
+        return None
+    return (socket.AF_INET6 if ip.version == 6 else socket.AF_INET), str(ip)
+
+
+async def _resolve(host: str, port: int, transport: str) -> tuple[int, tuple]:
+    literal = _literal(host)
+    if literal is not None:
+        return literal[0], (literal[1], port)
     kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=kind)
     family, _, _, _, sockaddr = infos[0]
@@ -493,34 +500,44 @@ async def _transact(
     t1: float,
     deadline: float,
 ) -> Response:
+    """Send, retransmit over UDP (Timer E), and wait for the final response until `deadline`.
+
+    One timer chain per transaction does both the retransmissions and the deadline: at
+    thousands of probes per second, every extra timer costs heap work in the event loop.
+    """
     loop = asyncio.get_running_loop()
-    txn = _Txn(loop.create_future(), addr)
+    future = loop.create_future()
+    txn = _Txn(future, addr)
     endpoint.txns[branch] = txn
+    end = loop.time() + max(0.0, deadline - time.perf_counter())
+    udp = endpoint.transport if isinstance(endpoint, _UdpEndpoint) else None
+    interval = t1
     handle: asyncio.TimerHandle | None = None
-    try:
-        if isinstance(endpoint, _UdpEndpoint):
-            assert endpoint.transport is not None
-            udp = endpoint.transport
+
+    def tick() -> None:
+        nonlocal handle, interval
+        if future.done():
+            return
+        now = loop.time()
+        if now >= end - 0.0005:
+            future.set_exception(TimeoutError(*(("provisional",) if txn.provisional else ())))
+            return
+        if udp is not None and not udp.is_closing():
             udp.sendto(message, addr)
-            interval = t1
-
-            def retransmit() -> None:
-                nonlocal handle, interval
-                if txn.future.done() or udp.is_closing():
-                    return
-                udp.sendto(message, addr)
-                interval = T2 if txn.provisional else min(interval * 2, T2)
-                handle = loop.call_later(interval, retransmit)
-
-            handle = loop.call_later(interval, retransmit)
+            interval = T2 if txn.provisional else min(interval * 2, T2)
+            handle = loop.call_at(min(now + interval, end), tick)
         else:
-            assert endpoint.transport is not None
+            handle = loop.call_at(end, tick)
+
+    try:
+        assert endpoint.transport is not None
+        if udp is not None:
+            udp.sendto(message, addr)
+            handle = loop.call_at(min(loop.time() + t1, end), tick)
+        else:
             endpoint.transport.write(message)
-        try:
-            async with asyncio.timeout(max(0.0, deadline - time.perf_counter())):
-                return await txn.future
-        except TimeoutError:
-            raise TimeoutError(*(("provisional",) if txn.provisional else ())) from None
+            handle = loop.call_at(end, tick)
+        return await future
     finally:
         if handle is not None:
             handle.cancel()
