@@ -68,6 +68,12 @@ def result_record(check: Check, started: datetime, result: Any) -> dict[str, Any
     return record
 
 
+# Kinds whose probe compares with its previous run and so takes option `previous` (the `value`
+# of the last run). Others return a `value` too (file_age: age in hours, process: count) but
+# reject unknown options, so they must never receive it.
+STATEFUL_KINDS = frozenset({"snmp"})
+
+
 def _grace(check: Check) -> int:
     """The misfire grace: one interval (an int for apscheduler, so at least 1 s)."""
     return max(1, int(check.interval))
@@ -233,7 +239,7 @@ class Scheduler:
         """Run one check now (within its kind's concurrency limit); its wire record."""
         options = dict(check.options)
         previous = self._previous.get(check.key)
-        if previous is not None:
+        if previous is not None and check.kind in STATEFUL_KINDS:
             options["previous"] = previous
         semaphore = self._semaphores.get(check.kind)
         if semaphore is None:
@@ -241,6 +247,6 @@ class Scheduler:
         async with semaphore:
             started = datetime.now().astimezone()
             result = await self._run_probe(check.kind, check.target, options, check.timeout)
-        if result.value is not None and check.key in self._checks:
+        if result.value is not None and check.kind in STATEFUL_KINDS and check.key in self._checks:
             self._previous[check.key] = result.value
         return result_record(check, started, result)
