@@ -22,11 +22,12 @@ computed from the other components (see `CompositeRule`).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from collector.model import IntervalKind, Millis, Outage, Sample
+from scoring.intervals import subtract
 
 OPEN: Millis = 2**62  # stands for "not ended yet" inside interval arithmetic
 
@@ -195,6 +196,30 @@ class _ProbeHistory:
         out.extend(_fold(run, keep))
         self.items = out
 
+    def prune(self, floor: Millis, down_after: int, up_after: int) -> None:
+        """Drop the oldest items that end before `floor`, cutting only after a success while
+        the probe is UP, so what remains derives the same outages after the cut."""
+        down = False
+        run_ok: bool | None = None
+        run_n = 0
+        cut = 0
+        for i, item in enumerate(self.items):
+            if item[1] >= floor:
+                break
+            ok = item[3]
+            if ok != run_ok:
+                run_ok, run_n = ok, 0
+            before = run_n
+            run_n += item[2]
+            if ok and down and before < up_after <= run_n:
+                down = False
+            elif not ok and not down and before < down_after <= run_n:
+                down = True
+            if ok and not down:
+                cut = i + 1
+        if cut:
+            del self.items[:cut]
+
     def outages(self, down_after: int, up_after: int) -> list[_ProbeOutage]:
         result: list[_ProbeOutage] = []
         down = False
@@ -246,14 +271,22 @@ class _ComponentState:
 class Engine:
     """Derives outages from samples. Feed it with `ingest`, advance it with `tick`."""
 
-    def __init__(self, config: EngineConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig | None = None,
+        maintenance: Callable[[str, Millis, Millis], Sequence[tuple[Millis, Millis]]] | None = None,
+    ) -> None:
+        """`maintenance(component, lo, hi)` says when windows cover a component; a member's
+        time in maintenance does not take the composite down (it is not a fault)."""
         self.config = config or EngineConfig()
+        self._maintenance = maintenance
         self._components: dict[str, _ComponentState] = {}
         self._composite: dict[str, Outage] = {}
         self._keep = self.config.detail_items or (self.config.down_after + self.config.up_after + 1)
         self._silence_ms = int(self.config.silence_after * 1000)
         self._grace_ms = int(self.config.silence_grace * 1000)
         self.now: Millis = 0
+        self._floor: Millis = -OPEN  # history before this is pruned from memory
 
     # -- public ------------------------------------------------------------------------------
     def components(self) -> dict[str, str]:
@@ -292,6 +325,8 @@ class Engine:
         self.now = max(self.now, now)
         touched: set[str] = set()
         for s in samples:
+            if s.last_ts < self._floor:
+                continue  # older than the kept history: stored, but outages there are final
             state = self._components.get(s.component)
             if state is None:
                 state = self._components[s.component] = _ComponentState(s.system)
@@ -312,12 +347,35 @@ class Engine:
         return changes
 
     def tick(self, now: Millis) -> Changes:
-        """Advance the clock: detect silent components."""
+        """Advance the clock: detect silent components, follow windows opening and closing."""
         self.now = max(self.now, now)
         changes = self._silence(self.now)
-        if changes and self.config.silence_action == "down" and self.config.composite_id:
+        if self.config.composite_id:
             changes.extend(self._recompute_composite())
         return changes
+
+    def prune(self, floor: Millis) -> None:
+        """Forget history before `floor` (e.g. now − 24 h): closed outages that ended before it
+        and the samples that made them. Results older than `floor` arriving later are stored
+        by the caller but no longer change outages."""
+        if floor <= self._floor:
+            return
+        self._floor = floor
+        cfg = self.config
+        for state in self._components.values():
+            for history in state.probes.values():
+                history.prune(floor, cfg.down_after, cfg.up_after)
+            for table in (state.outages, state.no_data):
+                for oid in [k for k, o in table.items() if o.end is not None and o.end <= floor]:
+                    del table[oid]
+            keep = [c for c in state.coverage[:-1] if c[1] >= floor]
+            state.coverage[:] = keep + state.coverage[-1:]
+        for oid in [k for k, o in self._composite.items() if o.end is not None and o.end <= floor]:
+            del self._composite[oid]
+
+    def memory(self) -> int:
+        """Items held across every probe's history (for /metrics and tests)."""
+        return sum(len(h.items) for s in self._components.values() for h in s.probes.values())
 
     # -- derivation --------------------------------------------------------------------------
     def _probe_intervals(self, state: _ComponentState) -> list[list[_ProbeOutage]]:
@@ -335,7 +393,7 @@ class Engine:
         derived = _combine(component, names, per_probe, self.config.component_rule)
         if self.config.silence_action == "down":
             derived = _with_silence(component, derived, state.no_data.values())
-        return _diff(state.outages, derived)
+        return _diff(state.outages, derived, floor=self._floor)
 
     def _silence(self, now: Millis, only: set[str] | None = None) -> Changes:
         changes = Changes()
@@ -366,11 +424,26 @@ class Engine:
                 prev = state.no_data.get(oid)
                 if prev is not None:
                     derived[oid] = replace(o, detected_at=prev.detected_at)
-            diff = _diff(state.no_data, derived, no_data=True)
+            diff = _diff(state.no_data, derived, no_data=True, floor=self._floor)
             changes.extend(diff)
             if diff and self.config.silence_action == "down":
                 changes.extend(self._recompute(component))
         return changes
+
+    def _faults(self, component: str, state: _ComponentState) -> list[Outage]:
+        """The component's outages without the time windows cover, up to now."""
+        if self._maintenance is None:
+            return list(state.outages.values())
+        out = []
+        for o in state.outages.values():
+            end = OPEN if o.end is None else o.end
+            covered = self._maintenance(component, o.start, min(end, self.now + 1))
+            for s, e in subtract([(o.start, end)], covered):
+                if s > self.now:
+                    continue
+                detected = max(o.detected_at or o.start, s)
+                out.append(replace(o, start=s, end=None if e >= OPEN else e, detected_at=detected))
+        return out
 
     def _recompute_composite(self) -> Changes:
         cid = self.config.composite_id
@@ -379,7 +452,7 @@ class Engine:
         for component, state in self._components.items():
             if component == cid:
                 continue
-            by_system.setdefault(state.system, []).append(list(state.outages.values()))
+            by_system.setdefault(state.system, []).append(self._faults(component, state))
         pieces: list[tuple[Millis, Millis, Outage]] = []
         for system, rule in self.config.composite.items():
             members = by_system.get(system, [])
@@ -404,7 +477,7 @@ class Engine:
                 detail=first.detail,
             )
             derived[o.id] = o
-        return _diff(self._composite, derived)
+        return _diff(self._composite, derived, floor=self._floor)
 
 
 def _cover(
@@ -536,9 +609,18 @@ def _with_silence(
     return out
 
 
-def _diff(current: dict[str, Outage], derived: dict[str, Outage], no_data: bool = False) -> Changes:
-    """Update `current` to `derived` in place and say what changed."""
+def _diff(
+    current: dict[str, Outage],
+    derived: dict[str, Outage],
+    no_data: bool = False,
+    floor: Millis = -OPEN,
+) -> Changes:
+    """Update `current` to `derived` in place and say what changed. Outages that ended before
+    `floor` (pruned from memory, final in the store) are left alone."""
     changes = Changes()
+    derived = {k: o for k, o in derived.items() if o.end is None or o.end > floor}
+    for oid in [k for k, o in current.items() if o.end is not None and o.end <= floor]:
+        del current[oid]
     started = EventType.NO_DATA_STARTED if no_data else EventType.OUTAGE_STARTED
     ended = EventType.NO_DATA_ENDED if no_data else EventType.OUTAGE_ENDED
     for oid in sorted(set(current) - set(derived)):

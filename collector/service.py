@@ -22,7 +22,7 @@ from collector.engine import Changes, Engine, Event
 from collector.facts import build_facts
 from collector.incidents import IncidentChanges, IncidentError, IncidentTracker
 from collector.ingest import Batch
-from collector.maintenance import check_rrule, in_window
+from collector.maintenance import check_rrule, covered, in_window
 from collector.model import (
     AuditEntry,
     Exclusion,
@@ -67,13 +67,16 @@ class Collector:
         self.config = config
         self.store = store
         self.clock = clock
-        self.engine = Engine(config.engine)
+        self.windows: list[MaintenanceWindow] = []
+        self.engine = Engine(
+            config.engine, maintenance=lambda c, lo, hi: covered(self.windows, c, lo, hi)
+        )
         self.tracker = IncidentTracker(config.incidents, systems=self.system_of)
         self.subscribers: list[Subscriber] = []
-        self.windows: list[MaintenanceWindow] = []
         self.systems: dict[str, str] = {}
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self._pruned_at: Millis = 0
         self.counters = {"accepted": 0, "rejected": 0, "duplicate_batches": 0}
 
     def system_of(self, component: str) -> str:
@@ -180,6 +183,9 @@ class Collector:
     async def tick(self) -> None:
         async with self._lock:
             now = self.clock()
+            if now - self._pruned_at >= 600_000:  # keep the engine's memory to the horizon
+                self.engine.prune(now - int(self.config.rebuild_hours * 3_600_000))
+                self._pruned_at = now
             await self._apply(self.engine.tick(now), now)
             await self._apply_incidents(self.tracker.tick(self.windows, now))
 

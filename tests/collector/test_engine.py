@@ -227,3 +227,38 @@ def test_out_of_order_arrival_gives_the_same_outages(
     for i in range(0, len(shuffled), chunk):
         late.ingest(shuffled[i : i + chunk], now=t)
     assert _canonical(late) == _canonical(in_order)
+
+
+def test_pruning_forgets_old_history_without_retracting_its_outages() -> None:
+    e = Engine(EngineConfig(silence_grace=5))
+    feed(e, series("++---++++++" * 3))
+    assert len(down(e)) == 3
+    before = e.memory()
+    e.prune(T0 + 200 * S)  # after the first two outages ended
+    assert e.memory() < before
+    assert len(down(e)) == 1  # only the third is still held in memory
+    changes = e.ingest(series("---+", t0=T0 + 400 * S), now=T0 + 430 * S)
+    assert changes.deletes == []
+    assert [(o.start, o.end) for o in down(e)] == [
+        (T0 + 240 * S, T0 + 270 * S),
+        (T0 + 400 * S, T0 + 430 * S),
+    ]
+    late = e.ingest([res(T0 + 5 * S, False)], now=T0 + 430 * S)
+    assert not late.upserts and not late.deletes  # older than the kept history
+
+
+def test_member_in_maintenance_does_not_take_the_composite_down() -> None:
+    window = (T0, T0 + 100 * S)
+
+    def maintenance(component: str, lo: int, hi: int) -> list[tuple[int, int]]:
+        if component != "ivr-1":
+            return []
+        s, e = max(lo, window[0]), min(hi, window[1])
+        return [(s, e)] if e > s else []
+
+    e = Engine(maintenance=maintenance)
+    e.ingest(series("+-----"), now=T0 + 50 * S)
+    assert down(e, "callsys") == []
+    e.tick(T0 + 120 * S)
+    [o] = down(e, "callsys")
+    assert (o.start, o.end) == (T0 + 100 * S, None)
