@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_GROUP_MAX = 256  # transactions per group commit
 
 # key, body (newline-terminated lines), number of lines -> lines the sink dropped as expired.
 Sink = Callable[[str, bytes, int], Awaitable[int]]
@@ -105,6 +106,9 @@ class DurableBuffer:
         self._pool: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._txq: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._tx_wake = asyncio.Event()
+        self._tx_task: asyncio.Task[None] | None = None
         self._progress = asyncio.Condition()
         self._send_lock = asyncio.Lock()
         self._closing = False
@@ -128,6 +132,7 @@ class DurableBuffer:
         await self.run(self._open_sync)
         self._closing = False
         self._task = asyncio.create_task(self._drain(), name=f"drain {self.path.name}")
+        self._tx_task = asyncio.create_task(self._committer(), name=f"commit {self.path.name}")
 
     def _open_sync(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +163,13 @@ class DurableBuffer:
                 await self.flush(flush_timeout)
         self._closing = True
         self._wake.set()
+        while self._txq:  # let queued transactions commit (their callers wait for them)
+            await asyncio.sleep(0.001)
+        if self._tx_task is not None:
+            self._tx_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tx_task
+            self._tx_task = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -190,44 +202,89 @@ class DurableBuffer:
     async def transaction(
         self, build: Callable[[sqlite3.Connection], Sequence[Record] | None]
     ) -> bool:
-        """Run `build(connection)` inside one transaction on the database thread and queue the
-        records it returns, in the same commit. `build` may read and write the store's own
-        tables; returning None rolls everything back (and `transaction` returns False)."""
+        """Run `build(connection)` on the database thread and queue the records it returns,
+        durably, in the same commit. `build` may read and write the store's own tables;
+        returning None undoes what it did (and `transaction` returns False).
 
-        def tx() -> list[tuple[int, int, int]] | None:
-            db = self.connection
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                records = build(db)
-                if records is None:
-                    db.execute("ROLLBACK")
-                    return None
-                now = int(time.time() * 1000)
-                added = []
-                for r in records:
-                    if r.lines <= 0:
+        Group commit: transactions that arrive while a commit is in progress share the next
+        one (each inside its own SAVEPOINT), so concurrent writers pay one fsync together."""
+        if self._pool is None:
+            raise RuntimeError(f"buffer {self.path} is not open")
+        future: asyncio.Future[list[tuple[int, int, int]] | None] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._txq.append((build, future))
+        self._tx_wake.set()
+        added = await future
+        return added is not None
+
+    async def _committer(self) -> None:
+        while True:
+            await self._tx_wake.wait()
+            self._tx_wake.clear()
+            while self._txq:
+                group, self._txq = self._txq[:_GROUP_MAX], self._txq[_GROUP_MAX:]
+                try:
+                    outcomes = await self.run(self._commit_group, [b for b, _ in group])
+                except Exception as exc:  # the commit itself failed: nobody's records are in
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                woke = False
+                for (_, future), outcome in zip(group, outcomes, strict=True):
+                    if isinstance(outcome, BaseException):
+                        if not future.done():
+                            future.set_exception(outcome)
                         continue
-                    cur = db.execute(
-                        "INSERT INTO queue (key, lines, created_ms, payload) VALUES (?, ?, ?, ?)",
-                        (r.key, r.lines, now, r.payload),
-                    )
-                    added.append((cur.lastrowid, r.lines, now))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            return added
+                    for seq, lines, created in outcome or ():
+                        self._pending.append((seq, lines, created))
+                        self._pending_lines += lines
+                        self._put_seq = max(self._put_seq, seq)
+                        woke = True
+                    if not future.done():
+                        future.set_result(outcome)
+                if woke:
+                    self._wake.set()
 
-        added = await self.run(tx)
-        if added is None:
-            return False
-        for seq, lines, created in added:
-            self._pending.append((seq, lines, created))
-            self._pending_lines += lines
-            self._put_seq = max(self._put_seq, seq)
-        if added:
-            self._wake.set()
-        return True
+    def _commit_group(
+        self, builds: list[Callable[[sqlite3.Connection], Sequence[Record] | None]]
+    ) -> list[list[tuple[int, int, int]] | BaseException | None]:
+        db = self.connection
+        outcomes: list[list[tuple[int, int, int]] | BaseException | None] = []
+        now = int(time.time() * 1000)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for build in builds:
+                db.execute("SAVEPOINT one")
+                try:
+                    records = build(db)
+                    added: list[tuple[int, int, int]] | None = None
+                    if records is not None:
+                        added = []
+                        for r in records:
+                            if r.lines <= 0:
+                                continue
+                            cur = db.execute(
+                                "INSERT INTO queue (key, lines, created_ms, payload) "
+                                "VALUES (?, ?, ?, ?)",
+                                (r.key, r.lines, now, r.payload),
+                            )
+                            added.append((cur.lastrowid, r.lines, now))
+                except Exception as exc:
+                    db.execute("ROLLBACK TO one")
+                    db.execute("RELEASE one")
+                    outcomes.append(exc)
+                    continue
+                if added is None:
+                    db.execute("ROLLBACK TO one")
+                db.execute("RELEASE one")
+                outcomes.append(added)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return outcomes
 
     # -- reading the state -------------------------------------------------------------------
     def stats(self) -> BufferStats:
@@ -299,7 +356,13 @@ class DurableBuffer:
         return batch
 
     def _remove(self, last_seq: int) -> None:
-        self.connection.execute("DELETE FROM queue WHERE seq <= ?", (last_seq,))
+        # No fsync for deletes: one lost to a power cut only means a harmless re-send.
+        db = self.connection
+        db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            db.execute("DELETE FROM queue WHERE seq <= ?", (last_seq,))
+        finally:
+            db.execute("PRAGMA synchronous=FULL")
 
     def _reject(self, seq: int, key: str, lines: int, payload: bytes, error: str) -> None:
         db = self.connection

@@ -66,40 +66,45 @@ def _float(value: float | None) -> float | None:
 
 # -- samples (the hot path: tag sets cached per series) --------------------------------------
 class SampleWriter:
-    """Formats samples as `sample` points, caching each series' escaped tag set."""
+    """Formats samples as `sample` points. The hot path of ingest: each series' escaped tag set
+    and the usual (ok, reason, detail) prefixes are cached."""
 
     def __init__(self) -> None:
         self._series: dict[tuple[str, str, str, str], str] = {}
+        self._status: dict[tuple[bool, str, str], str] = {}
 
     def line(self, s: Sample, seq: int) -> str:
         k = (s.agent, s.component, s.system, s.probe)
         head = self._series.get(k)
         if head is None:
-            tags = {
-                "agent": s.agent,
-                "component": s.component,
-                "system": s.system,
-                "probe": s.probe,
-            }
-            head = "sample" + lp.tag_set(tags)
+            tags = {"agent": s.agent, "component": s.component, "system": s.system}
+            head = "sample" + lp.tag_set(tags | {"probe": s.probe}) + " "
             if len(self._series) > 100_000:
                 self._series.clear()
             self._series[k] = head
-        parts = [
-            "ok=true" if s.ok else "ok=false",
-            "reason=" + lp.string_value(s.reason),
-            "detail=" + lp.string_value(s.detail),
-            f"count={s.count}i",
-        ]
+        status_key = (s.ok, s.reason, s.detail)
+        status = self._status.get(status_key)
+        if status is None:
+            status = (
+                ("ok=true" if s.ok else "ok=false")
+                + ",reason="
+                + lp.string_value(s.reason)
+                + ",detail="
+                + lp.string_value(s.detail)
+            )
+            if len(self._status) > 10_000:
+                self._status.clear()
+            self._status[status_key] = status
+        line = f"{head}{status},count={s.count}i"
         if s.latency_ms is not None:
-            parts.append("latency_ms=" + lp.field_value(float(s.latency_ms)))
+            line += ",latency_ms=" + lp.field_value(float(s.latency_ms))
         if s.value is not None:
-            parts.append("value=" + lp.string_value(_json(s.value)))
+            line += ",value=" + lp.string_value(_json(s.value))
         if s.interval is not None:
-            parts.append("interval=" + lp.field_value(float(s.interval)))
+            line += ",interval=" + lp.field_value(float(s.interval))
         if s.until is not None:
-            parts.append(f"until={s.until}i")
-        return f"{head} {','.join(parts)} {s.ts * MS + seq % SUB_MS}"
+            line += f",until={s.until}i"
+        return f"{line} {s.ts * MS + seq % SUB_MS}"
 
 
 def sample_from_row(row: Mapping[str, Any]) -> Sample:

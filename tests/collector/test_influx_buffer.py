@@ -53,17 +53,20 @@ def rec(key: str, *items: str) -> Record:
 
 async def test_records_are_delivered_in_order_in_batches_per_key(tmp_path: Path) -> None:
     sink = Sink()
-    buf = DurableBuffer(tmp_path / "b.db", sink, max_batch_lines=4)
+    sink.down = True  # everything queues first, so the batches do not depend on timing
+    buf = DurableBuffer(tmp_path / "b.db", sink, max_batch_lines=4, backoff_max=0.02)
     await buf.open()
     for i in range(5):
         await buf.put([rec("raw", f"r{i}a", f"r{i}b")])
     await buf.put([rec("keep", "k0"), rec("raw", "r5")])
+    sink.down = False
     await buf.flush(5)
     assert sink.lines() == [f"r{i}{x}".encode() for i in range(5) for x in "ab"] + [b"k0", b"r5"]
     assert all(lines <= 4 for _, _, lines in sink.taken)
     assert [k for k, _, _ in sink.taken] == ["raw", "raw", "raw", "keep", "raw"]
     stats = buf.stats()
     assert (stats.pending_lines, stats.delivered_lines, stats.sink_failing) == (0, 12, False)
+    assert stats.last_error == ""
     await buf.close()
 
 
@@ -130,6 +133,34 @@ async def test_lines_the_sink_drops_as_expired_are_counted(tmp_path: Path) -> No
     await buf.put([rec("raw", "old", "new")])
     await buf.flush(5)
     assert (buf.stats().expired_lines, buf.stats().delivered_lines) == (1, 1)
+    await buf.close()
+
+
+async def test_concurrent_transactions_commit_together_and_each_gets_its_answer(
+    tmp_path: Path,
+) -> None:
+    sink = Sink()
+    buf = DurableBuffer(tmp_path / "b.db", sink)
+    await buf.open()
+    await buf.run(lambda: buf.connection.execute("CREATE TABLE seen (id TEXT PRIMARY KEY)"))
+
+    def build(i: int):
+        def run(db):
+            if i == 3:
+                raise ValueError("bad record 3")
+            if db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (str(i % 5),)).rowcount == 0:
+                return None
+            return [rec("raw", f"x{i}")]
+
+        return run
+
+    outcomes = await asyncio.gather(
+        *(buf.transaction(build(i)) for i in range(8)), return_exceptions=True
+    )
+    assert outcomes[:3] == [True, True, True] and isinstance(outcomes[3], ValueError)
+    assert outcomes[4:] == [True, False, False, False]  # 5, 6, 7 were seen as 0, 1, 2
+    await buf.flush(5)
+    assert sorted(sink.lines()) == [b"x0", b"x1", b"x2", b"x4"]
     await buf.close()
 
 

@@ -1,0 +1,131 @@
+"""Results/s end to end into InfluxDB, against the raw line-protocol rate of the same influxd.
+
+    .venv/bin/python benchmarks/influx_ingest.py [--results 200000] [--batch 500] [--agents 4]
+
+Starts Debian's influxd on loopback (as the tests do), warms it up, then alternates `--rounds`
+times, each phase into a database of its own (checked to hold every point):
+- raw: the same points, already formatted as line protocol, POSTed straight to `/write` in
+  bodies of 5,000 lines (uncompressed) — what influxd takes from a client doing nothing else;
+- store: `InfluxStore.append_samples` in batches of `--batch` results from `--agents` concurrent
+  senders (as the HTTP API hands them over: line formatting, durable buffer commit with fsync,
+  drain, gzip, `/write`), timed until the buffer has delivered everything to InfluxDB;
+- store, one sender: the same with a single sender (every batch pays its own fsync).
+Prints the median of each and the ratios (goal: store ≥ 50 % of raw).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from collector.model import Sample
+from collector.store.influx import InfluxStore
+from collector.store.influx_schema import SampleWriter
+from tests.peers.influxd import Influxd
+
+T0 = 1_792_999_980_000
+
+
+def make_results(n: int) -> list[Sample]:
+    out = []
+    for i in range(n):
+        k = i % 500
+        ok = i % 50 != 0
+        out.append(
+            Sample(
+                agent=f"agent-{k % 5}",
+                component=f"seat-{k:03d}",
+                system="seat",
+                probe="sip" if i % 2 else "tcp",
+                ts=T0 + (i // 500) * 1000 + k,
+                ok=ok,
+                reason="ok" if ok else "timeout",
+                detail="" if ok else "no answer in 5 s",
+                latency_ms=1.25 + (i % 7) if ok else None,
+                interval=30.0,
+            )
+        )
+    return out
+
+
+async def count(client: httpx.AsyncClient, db: str, rp: str | None) -> int:
+    source = f'"{rp}"."sample"' if rp else '"sample"'
+    r = await client.get("/query", params={"db": db, "q": f'SELECT count("ok") FROM {source}'})
+    series = r.json()["results"][0].get("series")
+    return series[0]["values"][0][1] if series else 0
+
+
+async def raw_rate(server: Influxd, results: list[Sample], db: str) -> float:
+    writer = SampleWriter()
+    lines = [writer.line(s, i) for i, s in enumerate(results)]
+    bodies = ["\n".join(lines[i : i + 5000]).encode() + b"\n" for i in range(0, len(lines), 5000)]
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        await client.post("/query", data={"q": f'CREATE DATABASE "{db}"'})
+        start = time.perf_counter()
+        for body in bodies:
+            r = await client.post("/write", params={"db": db, "precision": "ns"}, content=body)
+            r.raise_for_status()
+        elapsed = time.perf_counter() - start
+        assert await count(client, db, None) == len(results)
+    return len(results) / elapsed
+
+
+async def store_rate(
+    server: Influxd, results: list[Sample], batch: int, agents: int, state: Path, db: str
+) -> float:
+    url = server.store_url(db, raw_days="0", keep_days="0")
+    store = InfluxStore.from_url(url, state_dir=state / db)
+    await store.open()
+    slices = [results[i : i + batch] for i in range(0, len(results), batch)]
+
+    async def agent(k: int) -> None:
+        for n, part in enumerate(slices[k::agents]):
+            assert await store.append_samples(f"agent-{k}", f"b{n}", part)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(agent(k) for k in range(agents)))
+    await store._buffer.flush(600)
+    elapsed = time.perf_counter() - start
+    await store.close()
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        assert await count(client, db, "hotline_raw") == len(results)
+    return len(results) / elapsed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--results", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--agents", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    results = make_results(args.results)
+    raw, e2e, single = [], [], []
+    with tempfile.TemporaryDirectory() as tmp, Influxd(Path(tmp) / "influxd") as server:
+        state = Path(tmp) / "state"
+        await raw_rate(server, results[:50_000], "warmup")
+        for n in range(args.rounds):
+            raw.append(await raw_rate(server, results, f"raw{n}"))
+            e2e.append(await store_rate(server, results, args.batch, args.agents, state, f"e{n}"))
+            single.append(await store_rate(server, results, args.batch, 1, state, f"s{n}"))
+    r, e, s1 = statistics.median(raw), statistics.median(e2e), statistics.median(single)
+    print(f"{args.results:,} results, median of {args.rounds} rounds")
+    print(f"raw line protocol to /write     : {r:10,.0f} points/s")
+    print(
+        f"InfluxStore, {args.agents} concurrent senders: {e:10,.0f} results/s  ratio {e / r:6.1%}"
+    )
+    print(f"InfluxStore, one sender         : {s1:10,.0f} results/s  ratio {s1 / r:6.1%}")
+    print(f"(batches of {args.batch}; goal: ratio >= 50%)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
