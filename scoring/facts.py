@@ -305,20 +305,23 @@ def _plain_outage(index: int, entry: dict[str, Any], known: set[str]) -> Outage 
     return Outage(index, component, start, end, entry)
 
 
+def _unique_id(value: Any, kind: str, path: str, seen: set[str], errors: Errors) -> bool:
+    if not isinstance(value, str) or not value:
+        errors.add(f"{path}.id", "required, a non-empty string")
+        return False
+    if value in seen:
+        errors.add(f"{path}.id", f"duplicate {kind} id {value!r}")
+        return False
+    seen.add(value)
+    return True
+
+
 def _windows(value: Any, known: set[str], errors: Errors) -> list[MaintenanceWindow]:
     out = []
     seen: set[str] = set()
     for _, path, entry in _entries(value, "maintenance_windows", errors):
-        ok = True
         wid = entry.get("id")
-        if not isinstance(wid, str) or not wid:
-            errors.add(f"{path}.id", "required, a non-empty string")
-            ok = False
-        elif wid in seen:
-            errors.add(f"{path}.id", f"duplicate window id {wid!r}")
-            ok = False
-        else:
-            seen.add(wid)
+        ok = _unique_id(wid, "window", path, seen, errors)
         interval = _interval(entry, path, errors, open_end=False)
         components = entry.get("components")
         if not isinstance(components, list) or not components:
@@ -344,16 +347,8 @@ def _incidents(value: Any, known: set[str], rules: Rules, errors: Errors) -> lis
     out = []
     seen: set[str] = set()
     for _, path, entry in _entries(value, "incidents", errors):
-        ok = True
         iid = entry.get("id")
-        if not isinstance(iid, str) or not iid:
-            errors.add(f"{path}.id", "required, a non-empty string")
-            ok = False
-        elif iid in seen:
-            errors.add(f"{path}.id", f"duplicate incident id {iid!r}")
-            ok = False
-        else:
-            seen.add(iid)
+        ok = _unique_id(iid, "incident", path, seen, errors)
         components = entry.get("components") or []
         if not isinstance(components, list):
             errors.add(f"{path}.components", "must be a list of component ids")
