@@ -213,3 +213,34 @@ def _reply_to(request: bytes, status: int) -> bytes:
         if line.split(b":", 1)[0] in (b"Via", b"From", b"To", b"Call-ID", b"CSeq")
     ]
     return b"\r\n".join([b"SIP/2.0 %d OK" % status, *keep, b"Content-Length: 0", b"", b""])
+
+
+async def test_sips_over_tls_verifies_the_certificate(tmp_path):
+    """`sips:` runs OPTIONS over TLS; an untrusted certificate is a tls_error."""
+    import ssl
+
+    from tests.peers.http import _self_signed
+
+    cert, key = _self_signed(tmp_path, 30)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    async def answer(reader, writer):
+        try:
+            while True:
+                request = await reader.readuntil(b"\r\n\r\n")
+                writer.write(_reply_to(request, 200))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        trusted = await run_probe("sip", f"sips:127.0.0.1:{port}", {"ca_file": str(cert)})
+        untrusted = await run_probe("sip", f"sips:127.0.0.1:{port}", {})
+    finally:
+        server.close()
+    assert trusted.ok, trusted
+    assert "/tls" in trusted.detail
+    assert untrusted.reason is Reason.TLS_ERROR
