@@ -82,7 +82,7 @@ async def raw_rate(server: Influxd, results: list[Sample], db: str) -> float:
 async def store_rate(
     server: Influxd, results: list[Sample], batch: int, agents: int, state: Path, db: str
 ) -> float:
-    url = server.store_url(db, raw_days="0", keep_days="0")
+    url = server.store_url(db, rp_raw_days="0", rp_keep_days="0")
     store = InfluxStore.from_url(url, state_dir=state / db)
     await store.open()
     slices = [results[i : i + batch] for i in range(0, len(results), batch)]

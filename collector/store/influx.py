@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 MS = schema.MS
 _MIN_TIME = -9_223_372_036_854_775_806  # InfluxDB's time range
 _MAX_TIME = 9_223_372_036_854_775_806
+_DAY = 86_400_000
 _RETENTION_DROP = re.compile(r"^partial write: points beyond retention policy dropped=(\d+)$")
 
 _LOCAL_SCHEMA = """
@@ -100,28 +101,30 @@ class InfluxStore:
         *,
         rp_raw: str = "hotline_raw",
         rp_keep: str = "hotline_keep",
-        raw_days: int | None = 32,
-        keep_days: int | None = 430,
+        rp_raw_days: int | None = 32,
+        rp_keep_days: int | None = 430,
         create: bool | None = None,
-        read_timeout: float = 15.0,
+        read_timeout: float = 5.0,
         close_timeout: float = 2.0,
         backoff_max: float = 5.0,
         batch_lines: int = 5000,
         gzip_level: int = 1,
     ) -> None:
-        """`raw_days`/`keep_days`: durations of the two retention policies created on 1.x
-        (None: infinite). Keep them above the collector's own retention (raw samples 30 days,
-        records ≥ 400 days) so `apply_retention` rolls samples up before InfluxDB drops them.
-        `create`: make the database and policies (default: yes unless a token is set)."""
-        if keep_days is not None and keep_days < 400:
-            raise StoreError(f"keep_days={keep_days}: records are kept at least 400 days")
-        if raw_days is not None and raw_days < 1:
-            raise StoreError(f"raw_days={raw_days}: at least 1")
+        """`rp_raw_days`/`rp_keep_days`: durations of the two retention policies created on 1.x
+        (None: infinite). They must exceed the collector's own retention (raw samples 30 days,
+        records ≥ 400 days) so `apply_retention` rolls samples up before InfluxDB drops them;
+        `apply_retention` lengthens them itself when the collector keeps data longer.
+        `create`: make the database and policies (default: yes unless a token is set).
+        `read_timeout`: how long a read waits for the buffer to reach InfluxDB."""
+        if rp_keep_days is not None and rp_keep_days < 400:
+            raise StoreError(f"rp_keep_days={rp_keep_days}: records are kept at least 400 days")
+        if rp_raw_days is not None and rp_raw_days < 1:
+            raise StoreError(f"rp_raw_days={rp_raw_days}: at least 1")
         self.target = target
         self.rp_raw = rp_raw
         self.rp_keep = rp_keep
-        self.raw_days = raw_days
-        self.keep_days = keep_days
+        self.rp_raw_days = rp_raw_days
+        self.rp_keep_days = rp_keep_days
         self.create = (target.token is None) if create is None else create
         self.read_timeout = read_timeout
         self.close_timeout = close_timeout  # how long close() tries to deliver the backlog
@@ -147,7 +150,7 @@ class InfluxStore:
     ) -> InfluxStore:
         """A store for `influxdb://[USER:PASS@]HOST:PORT/DATABASE[?options]`. URL options:
         `buffer=PATH` (else a file in `state_dir`, else `$STATE_DIRECTORY` or the current
-        directory), `rp_raw`, `rp_keep`, `raw_days`, `keep_days` (0 = infinite),
+        directory), `rp_raw`, `rp_keep`, `rp_raw_days`, `rp_keep_days` (0 = infinite),
         `create=true|false`, `token_file`, `password_file`, `verify`, `timeout`."""
         import os
 
@@ -161,7 +164,7 @@ class InfluxStore:
         for name in ("rp_raw", "rp_keep"):
             if name in opts:
                 kwargs[name] = opts[name]
-        for name in ("raw_days", "keep_days"):
+        for name in ("rp_raw_days", "rp_keep_days"):
             if name in opts:
                 try:
                     days = int(opts[name])
@@ -197,7 +200,19 @@ class InfluxStore:
         return await self._client.ping()
 
     async def queue_depths(self) -> dict[str, int]:
-        return {"influx_buffer": self._buffer.stats().pending_lines}
+        """`influx_buffer`: lines waiting for InfluxDB; `…_batches`, `…_oldest_seconds`;
+        `influx_rejected_lines` (refused for good, kept in the buffer file's `rejected`
+        table), `influx_expired_lines` (older than the retention policy), and
+        `influx_failing` (1 while deliveries fail)."""
+        s = self._buffer.stats()
+        return {
+            "influx_buffer": s.pending_lines,
+            "influx_buffer_batches": s.pending_records,
+            "influx_buffer_oldest_seconds": int(s.oldest_pending_age_s),
+            "influx_rejected_lines": s.rejected_lines,
+            "influx_expired_lines": s.expired_lines,
+            "influx_failing": int(s.sink_failing),
+        }
 
     def buffer_stats(self) -> BufferStats:
         """The write buffer's backlog and counters (for /healthz and /metrics)."""
@@ -222,7 +237,7 @@ class InfluxStore:
             for r in rows((await self._client.query(f"SHOW RETENTION POLICIES ON {db}"))[0])
         }
         statements = []
-        for name, days in ((self.rp_raw, self.raw_days), (self.rp_keep, self.keep_days)):
+        for name, days in ((self.rp_raw, self.rp_raw_days), (self.rp_keep, self.rp_keep_days)):
             duration = f"{days}d" if days else "INF"
             want = f"{days * 24}h0m0s" if days else "0s"
             if name not in existing:
@@ -508,7 +523,26 @@ class InfluxStore:
         [result] = await self._client.query(statement)
         return rows(result)
 
+    async def _fit_policies(self, raw_before: Millis, keep_before: Millis) -> None:
+        """Lengthen the retention policies when the collector keeps data longer than they do
+        (2 days of slack for raw samples, 30 for records: retention runs every few hours and
+        InfluxDB drops whole shards)."""
+        if not self.create:
+            return
+        now = time.time_ns() // MS
+        raw = -(-(now - raw_before) // _DAY) + 2
+        keep = max(400, -(-(now - keep_before) // _DAY)) + 30
+        changed = False
+        if self.rp_raw_days is not None and raw > self.rp_raw_days:
+            self.rp_raw_days, changed = raw, True
+        if self.rp_keep_days is not None and keep > self.rp_keep_days:
+            self.rp_keep_days, changed = keep, True
+        if changed:
+            self._prepared = False
+            await self._prepare()
+
     async def _retention(self, raw_before: Millis, keep_before: Millis) -> RetentionResult:
+        await self._fit_policies(raw_before, keep_before)
         raw_end = _ns(raw_before, _MAX_TIME)
         old = await self._query_rows(
             f"SELECT * {self._from(self.rp_raw, 'sample')} WHERE time < {raw_end}"

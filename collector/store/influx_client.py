@@ -34,8 +34,8 @@ ENV_TOKEN = "HOTLINE_INFLUX_TOKEN"
 _OPTIONS = {
     "rp_raw",
     "rp_keep",
-    "raw_days",
-    "keep_days",
+    "rp_raw_days",
+    "rp_keep_days",
     "buffer",
     "token_file",
     "password_file",

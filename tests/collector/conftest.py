@@ -33,7 +33,7 @@ async def _make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest)
         from collector.store.influx import InfluxStore
 
         server = request.getfixturevalue("influxd")
-        url = server.store_url(server.new_database_name(), raw_days="0", keep_days="0")
+        url = server.store_url(server.new_database_name(), rp_raw_days="0", rp_keep_days="0")
         return InfluxStore.from_url(url, state_dir=tmp_path, backoff_max=0.5)
     raise AssertionError(f"unknown store kind {kind}")
 

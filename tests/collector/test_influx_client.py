@@ -73,12 +73,12 @@ def test_bad_store_urls_name_what_is_wrong(url: str, error: str) -> None:
 
 
 def test_from_url_options_reach_the_store(tmp_path: Path) -> None:
-    url = f"influxdb://h/x?rp_raw=r&rp_keep=k&raw_days=7&keep_days=0&buffer={tmp_path}/b.db"
+    url = f"influxdb://h/x?rp_raw=r&rp_keep=k&rp_raw_days=7&rp_keep_days=0&buffer={tmp_path}/b.db"
     s = InfluxStore.from_url(url)
-    assert (s.rp_raw, s.rp_keep, s.raw_days, s.keep_days) == ("r", "k", 7, None)
+    assert (s.rp_raw, s.rp_keep, s.rp_raw_days, s.rp_keep_days) == ("r", "k", 7, None)
     assert s._buffer.path == tmp_path / "b.db"
     with pytest.raises(StoreError, match="400 days"):
-        InfluxStore.from_url(url.replace("keep_days=0", "keep_days=30"))
+        InfluxStore.from_url(url.replace("rp_keep_days=0", "rp_keep_days=30"))
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -122,7 +122,9 @@ async def test_user_and_password_authenticate_against_influxd_with_auth(
     await admin.query(f"CREATE USER ops WITH PASSWORD '{SECRET}' WITH ALL PRIVILEGES", write=True)
     await admin.aclose()
     good = server.store_url("authdb").replace("influxdb://", "influxdb://ops:s3cr%3Aet%2Fpw@")
-    store = InfluxStore.from_url(good, state_dir=tmp_path / "good", raw_days=None, keep_days=None)
+    store = InfluxStore.from_url(
+        good, state_dir=tmp_path / "good", rp_raw_days=None, rp_keep_days=None
+    )
     await store.open()
     sample = Sample("a1", "ivr-1", "ivr", "sip", 1_792_999_980_000, True, "ok")
     assert await store.append_samples("a1", None, [sample])

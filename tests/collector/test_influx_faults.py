@@ -40,7 +40,7 @@ def batch(i: int, n: int = 100) -> list[Sample]:
 
 
 def make_store(server: Influxd, tmp_path: Path, **kw: object) -> InfluxStore:
-    url = server.store_url("faults", raw_days="0", keep_days="0", timeout="1")
+    url = server.store_url("faults", rp_raw_days="0", rp_keep_days="0", timeout="1")
     return InfluxStore.from_url(url, state_dir=tmp_path, backoff_max=0.1, **kw)
 
 
@@ -69,7 +69,9 @@ async def test_results_flowing_while_influxd_stops_and_starts_are_all_stored_onc
     assert backlog_while_down[-1] >= 1000 and backlog_while_down == sorted(backlog_while_down)
     got = await store.read_samples(T0, T0 + 10**6)
     assert got == sorted(sent, key=lambda s: (s.ts, s.component, s.probe))
-    assert await store.queue_depths() == {"influx_buffer": 0}
+    depths = await store.queue_depths()
+    assert depths["influx_buffer"] == depths["influx_rejected_lines"] == 0
+    assert depths["influx_failing"] == 0
     await store.close()
 
 
@@ -120,7 +122,7 @@ async def test_backlog_of_a_killed_writer_drains_after_restart(
     tmp_path: Path,
 ) -> None:
     server = influxd_factory()
-    url = server.store_url("faults", raw_days="0", keep_days="0", timeout="1")
+    url = server.store_url("faults", rp_raw_days="0", rp_keep_days="0", timeout="1")
     server.stop()  # InfluxDB is down while the writer acknowledges 200 results
     proc = subprocess.run(
         [sys.executable, "-c", _WRITER, url, str(tmp_path), str(T0)],

@@ -1,0 +1,134 @@
+"""`hotline collector --store influxdb://…` as a real process: InfluxDB stops while results flow,
+the collector is killed with -9 holding a backlog, and every result ends up stored once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from collector.timefmt import format_instant
+from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
+from tests.peers.net import free_port, stop_process
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "influx-agent-token"
+PER_BATCH = 20
+
+
+class Collector:
+    def __init__(self, tmp_path: Path, store_url: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = tmp_path / "collector.yaml"
+        self.config.write_text(
+            f"store: sqlite:///{tmp_path}/unused.db\n"
+            "agents: [{name: a1, token: " + TOKEN + "}]\n"
+            "down_after: 3\nup_after: 1\ntick_seconds: 0.2\nsilence_after: 600\n"
+        )
+        self.store_url = store_url
+        self.log = tmp_path / "collector.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hotline", "collector", "--config", str(self.config),
+                 "--listen", f"127.0.0.1:{self.port}", "--store", self.store_url],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO,
+            )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"collector did not start: {self.log.read_text()[-3000:]}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+    def post(self, n: int, t0: int) -> httpx.Response:
+        results = [
+            {"component": f"seat-{k % 4}", "system": "seat", "probe": "tcp",
+             "ts": format_instant(t0 + n * 1000 + k), "ok": True, "reason": "ok",
+             "latency_ms": 1.0 + k, "detail": "", "interval": 30}
+            for k in range(PER_BATCH)
+        ]  # fmt: skip
+        return httpx.post(
+            f"{self.url}/api/v1/results",
+            json={"agent": "a1", "batch": f"b{n}", "results": results},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        )
+
+
+@pytest.fixture
+def influx_and_collector(
+    influxd_factory: Callable[..., Influxd],  # noqa: F811
+    tmp_path: Path,
+) -> Iterator[tuple[Influxd, Collector]]:
+    server = influxd_factory()
+    url = server.store_url("hotline", buffer=str(tmp_path / "influx-buffer.sqlite"))
+    collector = Collector(tmp_path, url)
+    collector.start()
+    yield server, collector
+    collector.stop()
+
+
+def stored_timestamps(server: Influxd) -> list[int]:
+    r = httpx.get(
+        f"{server.url}/query",
+        params={"db": "hotline", "epoch": "ms", "q": 'SELECT "ok" FROM "hotline_raw"."sample"'},
+    )
+    series = r.json()["results"][0].get("series") or [{"values": []}]
+    return sorted(row[0] for row in series[0]["values"])
+
+
+def test_results_survive_influxdb_down_and_a_kill_9_with_a_backlog_stored_once(
+    influx_and_collector: tuple[Influxd, Collector], tmp_path: Path
+) -> None:
+    server, collector = influx_and_collector
+    t0 = int(time.time() * 1000) - 120_000
+    for n in range(10):
+        assert collector.post(n, t0).status_code == 202
+    server.stop()  # InfluxDB goes away while results keep flowing
+    for n in range(10, 20):
+        r = collector.post(n, t0)
+        assert r.status_code == 202 and r.json() == {"accepted": PER_BATCH, "rejected": []}
+    assert collector.post(15, t0).status_code == 202  # a re-sent batch: acknowledged again
+    health = httpx.get(f"{collector.url}/healthz", timeout=5)
+    assert health.status_code == 503  # the store (InfluxDB) is unreachable, and it says so
+    collector.kill9()
+    with sqlite3.connect(tmp_path / "influx-buffer.sqlite") as db:  # the backlog it left
+        [(backlog,)] = db.execute("SELECT SUM(lines) FROM queue")
+    assert backlog >= 10 * PER_BATCH
+
+    server.start()
+    collector.start()  # drains the backlog: reads flush it before they answer
+    assert collector.post(19, t0).status_code == 202  # the agent was unsure: stored once
+    for n in range(20, 25):
+        assert collector.post(n, t0).status_code == 202
+    expected = sorted(t0 + n * 1000 + k for n in range(25) for k in range(PER_BATCH))
+    deadline = time.monotonic() + 20
+    while stored_timestamps(server) != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stored_timestamps(server) == expected
+    health = httpx.get(f"{collector.url}/healthz", timeout=5).json()
+    assert health["queues"]["influx_buffer"] == 0
