@@ -266,6 +266,7 @@ class _ComponentState:
     coverage: list[tuple[Millis, Millis]] = field(default_factory=list)  # merged, sorted
     outages: dict[str, Outage] = field(default_factory=dict)  # current derived, by id
     no_data: dict[str, Outage] = field(default_factory=dict)
+    derived_from: list[list[_ProbeOutage]] | None = None  # probe outages last combined
 
 
 class Engine:
@@ -389,6 +390,9 @@ class Engine:
     def _recompute(self, component: str) -> Changes:
         state = self._components[component]
         per_probe = self._probe_intervals(state)
+        if per_probe == state.derived_from and self.config.silence_action != "down":
+            return Changes()  # the usual case: nothing changed for this component
+        state.derived_from = per_probe
         names = list(state.probes)
         derived = _combine(component, names, per_probe, self.config.component_rule)
         if self.config.silence_action == "down":
@@ -396,18 +400,26 @@ class Engine:
         return _diff(state.outages, derived, floor=self._floor)
 
     def _silence(self, now: Millis, only: set[str] | None = None) -> Changes:
+        """No-data intervals: gaps in coverage, and (on `tick`, `only` None) the silence since
+        the last result. Ingest (`only` given) closes or keeps an open one, never opens one:
+        a replayed batch of old results must not make a component look silent."""
         changes = Changes()
         for component, state in self._components.items():
             if only is not None and component not in only:
                 continue
             if not state.coverage:
                 continue
+            quiet = only is not None or now < state.coverage[-1][1] + self._grace_ms
+            if len(state.coverage) == 1 and not state.no_data and quiet:
+                continue  # the usual case: covered without gaps, nothing recorded
             gaps = [
                 (e, s) for (_, e), (s, _) in zip(state.coverage, state.coverage[1:], strict=False)
             ]
             tail_end = state.coverage[-1][1]
             if now >= tail_end + self._grace_ms:
-                gaps.append((tail_end, OPEN))
+                still_open = state.no_data.get(f"{component}@{tail_end}/no_data")
+                if only is None or (still_open is not None and still_open.end is None):
+                    gaps.append((tail_end, OPEN))
             derived = {}
             for start, end in gaps:
                 o = Outage(
@@ -618,6 +630,8 @@ def _diff(
     """Update `current` to `derived` in place and say what changed. Outages that ended before
     `floor` (pruned from memory, final in the store) are left alone."""
     changes = Changes()
+    if not current and not derived:
+        return changes
     derived = {k: o for k, o in derived.items() if o.end is None or o.end > floor}
     for oid in [k for k, o in current.items() if o.end is not None and o.end <= floor]:
         del current[oid]

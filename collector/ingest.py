@@ -16,6 +16,7 @@ from collector.timefmt import parse_instant
 from probes.result import Reason
 
 _REASONS = frozenset(r.value for r in Reason)
+_SYSTEMS = frozenset(SYSTEMS)
 _MAX_TEXT = 4096
 
 
@@ -116,18 +117,24 @@ def _instant(
 
 
 def _sample(agent: str, raw: Any, limit: Millis, max_future_ms: int, now: Millis) -> Sample:
-    if not isinstance(raw, dict):
+    # The hot path of ingest: plain type checks first, the helpers only for what is optional.
+    if type(raw) is not dict:
         raise _Bad("(result)", "must be an object")
-    component = _text(raw, "component")
-    system = raw.get("system")
-    if system not in SYSTEMS:
+    get = raw.get
+    component = get("component")
+    if type(component) is not str or not component or len(component) > _MAX_TEXT:
+        component = _text(raw, "component")
+    system = get("system")
+    if system not in _SYSTEMS:
         raise _Bad("system", f"must be one of {', '.join(SYSTEMS)}")
-    probe = _text(raw, "probe")
+    probe = get("probe")
+    if type(probe) is not str or not probe or len(probe) > _MAX_TEXT:
+        probe = _text(raw, "probe")
     ts = _instant(raw, "ts", limit, max_future_ms, now)
-    ok = raw.get("ok")
-    if not isinstance(ok, bool):
+    ok = get("ok")
+    if ok is not True and ok is not False:
         raise _Bad("ok", "required, true or false")
-    reason = raw.get("reason")
+    reason = get("reason")
     if reason is None:
         if not ok:
             raise _Bad("reason", "required for a failed result")
@@ -136,15 +143,21 @@ def _sample(agent: str, raw: Any, limit: Millis, max_future_ms: int, now: Millis
         raise _Bad("reason", f"unknown reason {reason!r}; one of {', '.join(sorted(_REASONS))}")
     if ok != (reason == "ok"):
         raise _Bad("reason", f"{reason!r} contradicts ok={str(ok).lower()}")
-    detail = _text(raw, "detail", required=False)
-    latency = _number(raw, "latency_ms")
-    interval = _number(raw, "interval", positive=True)
-    count = raw.get("count", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise _Bad("count", "must be a whole number ≥ 1")
+    detail = get("detail")
+    if type(detail) is not str or len(detail) > _MAX_TEXT:
+        detail = _text(raw, "detail", required=False)
+    latency = get("latency_ms")
+    if latency is not None and (type(latency) is not float or not 0 <= latency < math.inf):
+        latency = _number(raw, "latency_ms")
+    interval = get("interval")
+    if interval is not None:
+        interval = _number(raw, "interval", positive=True)
+    count = get("count", 1)
     until = None
-    if raw.get("until") is not None or count > 1:
-        if raw.get("until") is None:
+    if count != 1 or get("until") is not None:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise _Bad("count", "must be a whole number ≥ 1")
+        if get("until") is None:
             raise _Bad("until", "required when count > 1")
         until = _instant(raw, "until", limit, max_future_ms, now)
         if until < ts:
@@ -154,17 +167,6 @@ def _sample(agent: str, raw: Any, limit: Millis, max_future_ms: int, now: Millis
         if count == 1:
             until = None
     return Sample(
-        agent=agent,
-        component=component,
-        system=system,
-        probe=probe,
-        ts=ts,
-        ok=ok,
-        reason=reason,
-        detail=detail,
-        latency_ms=latency,
-        value=raw.get("value"),
-        interval=interval,
-        count=count,
-        until=until,
-    )
+        agent, component, system, probe, ts, ok, reason, detail, latency,
+        get("value"), interval, count, until,
+    )  # fmt: skip

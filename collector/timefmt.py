@@ -9,6 +9,7 @@ from collector.model import Millis
 
 LOCAL = ZoneInfo("Asia/Shanghai")  # the hotline's zone: facts, ids and reports use it
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 
 def parse_instant(text: object) -> Millis:
@@ -19,9 +20,9 @@ def parse_instant(text: object) -> Millis:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"not an ISO 8601 instant: {text!r}") from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    if moment.tzinfo is None:
         raise ValueError(f"needs an offset (e.g. +08:00 or Z): {text!r}")
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
+    return (moment - _EPOCH) // _MS
 
 
 def to_datetime(ms: Millis, tz: ZoneInfo = LOCAL) -> datetime:
