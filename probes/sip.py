@@ -289,15 +289,18 @@ async def _udp_endpoint(family: int) -> _UdpEndpoint:
     return endpoint
 
 
-async def _stream(addr: tuple, tls: ssl.SSLContext | None, server_name: str) -> _StreamConnection:
+async def _stream(
+    addr: tuple, tls: ssl.SSLContext | None, server_name: str
+) -> tuple[_StreamConnection, bool]:
+    """The loop's connection to `addr` and whether it was already open (reused)."""
     state = _state()
     key = (addr, id(tls) if tls else None)
     conn = state.streams.get(key)
     if conn is not None and not conn.closed:
-        return conn
+        return conn, True
     pending = state.connecting.get(key)
     if pending is not None:
-        return await asyncio.shield(pending)
+        return await asyncio.shield(pending), False
     loop = asyncio.get_running_loop()
     future: asyncio.Future = loop.create_future()
     state.connecting[key] = future
@@ -316,7 +319,7 @@ async def _stream(addr: tuple, tls: ssl.SSLContext | None, server_name: str) -> 
     else:
         state.streams[key] = conn
         future.set_result(conn)
-        return conn
+        return conn, False
     finally:
         state.connecting.pop(key, None)
 
@@ -356,6 +359,18 @@ _TLS_CONTEXTS: dict[tuple, ssl.SSLContext] = {}
 
 
 async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
+    start = time.perf_counter()
+    result = await _probe_once(target, options, timeout, retry_stale=True)
+    if result is None:  # a kept TCP/TLS connection was closed under us: once more, fresh
+        remaining = max(0.001, timeout - (time.perf_counter() - start))
+        result = await _probe_once(target, options, remaining, retry_stale=False)
+    assert result is not None
+    return result
+
+
+async def _probe_once(
+    target: str, options: Mapping[str, Any], timeout: float, retry_stale: bool
+) -> ProbeResult | None:
     opt.check_known(options, _KNOWN)
     sip_target = parse_target(target)
     alive = opt.codes(options, "alive_codes", DEFAULT_ALIVE)
@@ -373,6 +388,7 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
 
     start = time.perf_counter()
     deadline = start + timeout
+    reused = False
     try:
         family, addr = await _resolve(sip_target.host, sip_target.port, sip_target.transport)
         if sip_target.transport == "udp":
@@ -381,7 +397,7 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
             sent_by = f"{_bracket(sent_by_host)}:{endpoint.port}"  # type: ignore[union-attr]
         else:
             async with asyncio.timeout(max(0.0, deadline - time.perf_counter())):
-                endpoint = await _stream(addr, tls, sip_target.host)
+                endpoint, reused = await _stream(addr, tls, sip_target.host)
             assert endpoint.transport is not None
             local = endpoint.transport.get_extra_info("sockname")
             sent_by_host = local[0]
@@ -434,6 +450,8 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
     except _ChallengeError as exc:
         return ProbeResult(Reason.AUTH_FAILED, f"{where}: {exc}")
     except (OSError, ssl.SSLError) as exc:
+        if reused and retry_stale and isinstance(exc, ConnectionResetError | BrokenPipeError):
+            return None
         return ProbeResult(reason_for(exc), f"{where}: {describe(exc)}")
 
     latency = (time.perf_counter() - start) * 1000

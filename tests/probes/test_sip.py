@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -244,3 +245,29 @@ async def test_sips_over_tls_verifies_the_certificate(tmp_path):
     assert trusted.ok, trusted
     assert "/tls" in trusted.detail
     assert untrusted.reason is Reason.TLS_ERROR
+
+
+async def test_sip_tcp_reconnects_when_the_kept_connection_is_closed_under_it():
+    """A peer closing an idle TCP connection must not look like an outage."""
+    connections = []
+
+    async def answer_once(reader, writer):
+        connections.append(writer)
+        request = await reader.readuntil(b"\r\n\r\n")
+        writer.write(_reply_to(request, 200))
+        await writer.drain()
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            await reader.readuntil(b"\r\n\r\n")  # the next request on this connection...
+        writer.close()  # ...is dropped with the connection
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    target = f"sip:127.0.0.1:{port};transport=tcp"
+    try:
+        first = await run_probe("sip", target, {}, timeout=2)
+        second = await run_probe("sip", target, {}, timeout=2)
+    finally:
+        server.close()
+    assert first.ok, first
+    assert second.ok, second
+    assert len(connections) == 2
