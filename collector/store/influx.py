@@ -64,6 +64,7 @@ MS = schema.MS
 _MIN_TIME = -9_223_372_036_854_775_806  # InfluxDB's time range
 _MAX_TIME = 9_223_372_036_854_775_806
 _DAY = 86_400_000
+_SLICE_NS = 15 * 60 * 1_000_000_000  # retention reads raw samples 15 minutes at a time
 _RETENTION_DROP = re.compile(r"^partial write: points beyond retention policy dropped=(\d+)$")
 
 _LOCAL_SCHEMA = """
@@ -128,6 +129,7 @@ class InfluxStore:
         self.create = (target.token is None) if create is None else create
         self.read_timeout = read_timeout
         self.close_timeout = close_timeout  # how long close() tries to deliver the backlog
+        self.refresh_after_ms: int | None = None  # default: half of each retention policy
         self._client = InfluxClient(target, gzip_level=gzip_level)
         self._buffer = DurableBuffer(
             buffer_path, self._sink, max_batch_lines=batch_lines, backoff_max=backoff_max
@@ -544,15 +546,24 @@ class InfluxStore:
     async def _retention(self, raw_before: Millis, keep_before: Millis) -> RetentionResult:
         await self._fit_policies(raw_before, keep_before)
         raw_end = _ns(raw_before, _MAX_TIME)
-        old = await self._query_rows(
-            f"SELECT * {self._from(self.rp_raw, 'sample')} WHERE time < {raw_end}"
-        )
-        rolled = sum(int(r.get("count") or 1) for r in old)
-        parts = schema.rollup_samples(old)
-        if parts:
-            body = lp.lines(schema.rollup_line(r, t) for r, t in parts.values())
-            await self._client.write(body, rp=self.rp_keep)
-        statements = [f"DELETE FROM sample WHERE time < {raw_end}"] if old else []
+        rolled = deleted = 0
+        sample = self._from(self.rp_raw, "sample")
+        first = await self._query_rows(f'SELECT first("ok") {sample} WHERE time < {raw_end}')
+        start = first[0]["time"] - first[0]["time"] % _SLICE_NS if first else raw_end
+        while start < raw_end:  # in slices, so a long backlog never sits in memory at once
+            end = min(start + _SLICE_NS, raw_end)
+            old = await self._query_rows(
+                f'SELECT "ok", "count", "latency_ms", "component" {sample} '
+                f"WHERE time >= {start} AND time < {end}"
+            )
+            rolled += sum(int(r.get("count") or 1) for r in old)
+            deleted += len(old)
+            parts = schema.rollup_samples(old)
+            if parts:
+                body = lp.lines(schema.rollup_line(r, t) for r, t in parts.values())
+                await self._client.write(body, rp=self.rp_keep)
+            start = end
+        statements = [f"DELETE FROM sample WHERE time < {raw_end}"] if deleted else []
 
         keep_end = _ns(keep_before, _MAX_TIME)
         old_rollups = await self._query_rows(
@@ -614,7 +625,45 @@ class InfluxStore:
             )
 
         await self._buffer.run(forget_batches)
-        return RetentionResult(rolled, len(old), rollups_deleted, records)
+        await self._refresh_live()
+        return RetentionResult(rolled, deleted, rollups_deleted, records)
+
+    async def _refresh_live(self) -> None:
+        """Write the latest version of every live record again when it is older than half its
+        retention policy, so InfluxDB's own expiry never drops a record the collector keeps
+        (components, open outages, recurring windows, heartbeats of quiet agents…)."""
+        now = time.time_ns()
+        plans: list[tuple[str, str, str, int | None, Callable[[dict[str, Any], int], str]]] = [
+            ("component", "component", self.rp_keep, self.rp_keep_days, _component_again),
+            ("outage", "id", self.rp_keep, self.rp_keep_days, _outage_again),
+            ("exclusion", "outage_id", self.rp_keep, self.rp_keep_days, _exclusion_again),
+            ("window", "id", self.rp_keep, self.rp_keep_days, _window_again),
+            ("incident", "id", self.rp_keep, self.rp_keep_days, _incident_again),
+            ("heartbeat", "agent", self.rp_raw, self.rp_raw_days, _heartbeat_again),
+        ]
+        for measurement, id_field, rp, days, again in plans:
+            if days is None and self.refresh_after_ms is None:
+                continue
+            age_ns = (
+                self.refresh_after_ms if self.refresh_after_ms is not None else days * _DAY // 2
+            ) * MS
+            statement = f"SELECT * {self._from(rp, measurement)}"
+            if measurement == "heartbeat":  # many versions: ask for the latest only
+                statement += " GROUP BY agent ORDER BY time DESC LIMIT 1"
+            found = await self._query_rows(statement)
+            stale = [
+                r for r in schema.latest(found, id_field).values() if r["time"] <= now - age_ns
+            ]
+            if not stale:
+                continue
+
+            def versions(n: int = len(stale)) -> list[int]:
+                return [self._next_version() for _ in range(n)]
+
+            body = lp.lines(
+                again(r, v) for r, v in zip(stale, await self._buffer.run(versions), strict=True)
+            )
+            await self._client.write(body, rp=rp)
 
 
 def _sum_parts(parts: Iterable[Rollup]) -> list[Rollup]:
@@ -623,3 +672,27 @@ def _sum_parts(parts: Iterable[Rollup]) -> list[Rollup]:
         k = (r.minute, r.component)
         merged[k] = schema.merge_rollups(merged[k], r) if k in merged else r
     return [merged[k] for k in sorted(merged)]
+
+
+def _component_again(row: dict[str, Any], version: int) -> str:
+    return schema.component_line(schema.component_from_row(row), version)
+
+
+def _outage_again(row: dict[str, Any], version: int) -> str:
+    return schema.outage_line(schema.outage_from_row(row, None), version)
+
+
+def _exclusion_again(row: dict[str, Any], version: int) -> str:
+    return schema.exclusion_line(row["outage_id"], schema.exclusion_from_row(row), version)
+
+
+def _window_again(row: dict[str, Any], version: int) -> str:
+    return schema.window_line(schema.window_from_row(row), version)
+
+
+def _incident_again(row: dict[str, Any], version: int) -> str:
+    return schema.incident_line(schema.incident_from_row(row), version)
+
+
+def _heartbeat_again(row: dict[str, Any], version: int) -> str:
+    return schema.heartbeat_line(schema.heartbeat_from_row(row), version)
