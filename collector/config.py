@@ -22,7 +22,12 @@ from typing import Any
 import yaml
 
 from collector.engine import DEFAULT_COMPOSITE, CompositeRule, EngineConfig
-from collector.incidents import DEFAULT_RESPONSE_LIMITS, DEFAULT_SEVERITY, IncidentConfig
+from collector.incidents import (
+    DEFAULT_RESPONSE_LIMITS,
+    DEFAULT_RESTORATION_LIMITS,
+    DEFAULT_SEVERITY,
+    IncidentConfig,
+)
 from collector.model import SYSTEMS
 
 DEFAULT_STORE = "sqlite:///var/lib/hotline-collector/store.db"
@@ -59,7 +64,8 @@ class CollectorConfig:
 _TOP = {
     "listen", "store", "agents", "operators", "down_after", "up_after", "component_rule",
     "silence_after", "silence_grace", "silence_action", "composite", "correlation_window",
-    "dependencies", "severity", "component_severity", "response_limits", "max_future",
+    "dependencies", "severity", "component_severity", "response_limits", "restoration_limits",
+    "max_future",
     "max_body", "tick_seconds", "rebuild_hours", "retention", "alerts", "runbooks",
 }  # fmt: skip
 _PRINCIPAL = {"name", "token", "token_file"}
@@ -163,7 +169,11 @@ def _build(data: dict[str, Any], where: _Where, base: Path) -> CollectorConfig:
         dependencies=_dependencies(data.get("dependencies"), where),
         severity={**DEFAULT_SEVERITY, **_severities(data, "severity", where, SYSTEMS)},
         component_severity=_severities(data, "component_severity", where, None),
-        response_limits={**DEFAULT_RESPONSE_LIMITS, **_limits(data, where)},
+        response_limits={**DEFAULT_RESPONSE_LIMITS, **_limits(data, "response_limits", where)},
+        restoration_limits={
+            **DEFAULT_RESTORATION_LIMITS,
+            **_limits(data, "restoration_limits", where),
+        },
     )
     retention = data.get("retention") or {}
     if not isinstance(retention, dict):
@@ -295,13 +305,13 @@ def _severities(
     return {str(k): v for k, v in value.items()}
 
 
-def _limits(data: dict[str, Any], where: _Where) -> dict[str, float]:
-    value = data.get("response_limits") or {}
+def _limits(data: dict[str, Any], key: str, where: _Where) -> dict[str, float]:
+    value = data.get(key) or {}
     if not isinstance(value, dict):
-        raise where.error(("response_limits",), "must map P1..P3 to seconds")
+        raise where.error((key,), "must map P1..P3 to seconds")
     for k, v in value.items():
         if k not in ("P1", "P2", "P3"):
-            raise where.error(("response_limits", k), "must be P1, P2 or P3")
+            raise where.error((key, k), "must be P1, P2 or P3")
         if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-            raise where.error(("response_limits", k), "must be a positive number of seconds")
+            raise where.error((key, k), "must be a positive number of seconds")
     return {k: float(v) for k, v in value.items()}

@@ -35,6 +35,7 @@ from collector.timefmt import to_datetime
 
 DEFAULT_SEVERITY = {"acd": "P1", "callsys": "P1", "ivr": "P2", "seat": "P3", "other": "P3"}
 DEFAULT_RESPONSE_LIMITS = {"P1": 15 * 60, "P2": 30 * 60, "P3": 60 * 60}  # seconds
+DEFAULT_RESTORATION_LIMITS = {"P1": 2 * 3600, "P2": 4 * 3600, "P3": 24 * 3600}  # seconds
 
 
 class IncidentError(Exception):
@@ -48,6 +49,9 @@ class IncidentConfig:
     severity: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SEVERITY))
     component_severity: dict[str, str] = field(default_factory=dict)
     response_limits: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RESPONSE_LIMITS))
+    restoration_limits: dict[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_RESTORATION_LIMITS)
+    )
 
 
 @dataclass(slots=True)
@@ -103,6 +107,10 @@ class IncidentTracker:
                     self._outages[oid] = by_id[oid]
                     if by_id[oid].end is not None:
                         self._ended.add(oid)
+
+    def deadline_told(self, incident_id: str, measure: str) -> None:
+        """A `deadline_passed` already on the timeline (after a restart): not again."""
+        self._deadline_told.add(f"{incident_id}/{measure}")
 
     def watch_maintenance(self, outage: Outage) -> None:
         """An open outage that began inside a window (reloaded after a restart)."""
@@ -254,18 +262,24 @@ class IncidentTracker:
                 end = _window_end(windows, o.component, o.start, now)
                 changes.extend(self._fault(o, end))
         for inc in sorted(self.open.values(), key=lambda i: i.id):
-            if inc.responded_at is not None or inc.id in self._deadline_told:
-                continue
-            limit = int(self.config.response_limits.get(inc.severity, 1800) * 1000)
-            if now > inc.detected_at + limit:
-                self._deadline_told.add(inc.id)
-                detail = {"deadline": "response", "limit_seconds": limit // 1000}
-                changes.timeline.append(
-                    TimelineEntry(inc.id, inc.detected_at + limit, "deadline_passed", detail=detail)
-                )
-                changes.events.append(
-                    Event(EventType.DEADLINE_PASSED, inc.detected_at + limit, incident_id=inc.id)
-                )
+            for measure, limits, done in (
+                ("response", self.config.response_limits, inc.responded_at),
+                ("restoration", self.config.restoration_limits, inc.restored_at),
+            ):
+                key = f"{inc.id}/{measure}"
+                if done is not None or key in self._deadline_told:
+                    continue
+                limit = int(limits.get(inc.severity, limits.get("P2", 1800)) * 1000)
+                if now > inc.detected_at + limit:
+                    self._deadline_told.add(key)
+                    at = inc.detected_at + limit
+                    detail = {"deadline": measure, "limit_seconds": limit // 1000}
+                    changes.timeline.append(
+                        TimelineEntry(inc.id, at, "deadline_passed", detail=detail)
+                    )
+                    changes.events.append(
+                        Event(EventType.DEADLINE_PASSED, at, incident_id=inc.id, detail=detail)
+                    )
         return changes
 
     # -- operators ---------------------------------------------------------------------------

@@ -118,6 +118,10 @@ class Collector:
         incidents = await self.store.incidents(open_only=True)
         all_ids = [i.id for i in await self.store.incidents()]
         self.tracker.load(incidents, all_ids, known)
+        for inc in incidents:
+            for entry in await self.store.timeline(inc.id):
+                if entry.event == "deadline_passed":
+                    self.tracker.deadline_told(inc.id, str(entry.detail.get("deadline")))
         in_incidents = {oid for i in incidents for oid in i.outage_ids}
         for o in known:
             if (

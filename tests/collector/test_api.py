@@ -8,8 +8,7 @@ import json
 import httpx
 
 from collector.timefmt import format_instant
-from scoring.facts import parse_facts
-from scoring.rules import load_rules
+from scoring import load_rules, parse_facts, score
 from tests.collector.conftest import T0, Served
 
 S = 1000
@@ -280,3 +279,23 @@ async def test_healthz_metrics_and_openapi(served: Served) -> None:
         assert "hotline_results_accepted_total 2.0" in r.text
         r = await anon.get("/api/v1/openapi.json")
         assert "/api/v1/results" in r.json()["paths"]
+
+
+async def test_scorer_reports_exclusions_and_windows_created_late(served: Served) -> None:
+    await post(served, pattern("+---+"))
+    outage_id = (await served.agent.get("/api/v1/outages")).json()["outages"][0]["id"]
+    await served.operator.post(
+        f"/api/v1/outages/{outage_id}/exclude",
+        json={"reason": "carrier fault", "approved_by": "center-li"},
+    )
+    r = await served.operator.post(
+        "/api/v1/maintenance",
+        json={"components": "*", "start": format_instant(T0 - 3600 * S), "end": format_instant(T0),
+              "reason": "after the fact", "approval_ref": "CR-9"},
+    )  # fmt: skip
+    assert r.status_code == 201
+    facts = (await served.operator.get("/api/v1/facts", params={"month": "2026-11"})).json()
+    rules = load_rules(None)
+    report = score(parse_facts(facts, rules), rules)
+    types = {f["type"] for f in report["flags"]}
+    assert {"excluded", "window_late"} <= types

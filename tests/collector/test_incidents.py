@@ -123,10 +123,13 @@ def test_operator_actions_record_identity_and_audit() -> None:
     assert reported.report_submitted_at == T0 + 500 * S
 
 
-def test_response_deadline_passes_once() -> None:
+def test_response_and_restoration_deadlines_pass_once_each() -> None:
     t = tracker()
     t.on_events([started(outage("acd-1", T0))], [], T0)
     assert t.tick([], T0 + 20 * S + 900 * S).events == []
     changes = t.tick([], T0 + 20 * S + 901 * S)
-    assert [e.type for e in changes.events] == [EventType.DEADLINE_PASSED]
+    assert [e.detail["deadline"] for e in changes.events] == ["response"]
     assert t.tick([], T0 + 2000 * S).events == []
+    changes = t.tick([], T0 + 20 * S + 7201 * S)
+    assert [e.detail["deadline"] for e in changes.events] == ["restoration"]
+    assert [e.type for e in changes.events] == [EventType.DEADLINE_PASSED]
