@@ -439,19 +439,22 @@ class DurableBuffer:
         await self.run(self._remove, last)
         await self._done(last, lines - expired, expired, 0)
 
-    async def _deliver_one_by_one(self, batch: list[tuple[int, str, int, bytes]], exc: Exception):
-        """The sink refused a batch for good: find the records it refuses and set them aside."""
+    async def _deliver_one_by_one(
+        self, batch: list[tuple[int, str, int, bytes]], refusal: Exception
+    ) -> None:
+        """The sink refused a batch for good: send its records one by one (harmless for the
+        good ones: a replay overwrites) and set aside each record it still refuses."""
         for seq, key, n, payload in batch:
-            if len(batch) == 1:
-                error: Exception | None = exc
-            else:
+            error: Exception | None = refusal
+            expired = 0
+            if len(batch) > 1:
                 try:
                     expired = await self._sink(key, payload, n)
                     error = None
-                except Exception as one:
-                    if getattr(one, "retryable", True):
+                except Exception as exc:
+                    if getattr(exc, "retryable", True):
                         raise
-                    error = one
+                    error = exc
             if error is None:
                 await self.run(self._remove, seq)
                 await self._done(seq, n - expired, expired, 0)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -154,8 +155,6 @@ class InfluxStore:
         `buffer=PATH` (else a file in `state_dir`, else `$STATE_DIRECTORY` or the current
         directory), `rp_raw`, `rp_keep`, `rp_raw_days`, `rp_keep_days` (0 = infinite),
         `create=true|false`, `token_file`, `password_file`, `verify`, `timeout`."""
-        import os
-
         target = parse_url(url, token=token, token_file=token_file)
         opts = target.options
         buffer = opts.get("buffer")
