@@ -28,9 +28,12 @@ _GRACE = 0.25
 
 
 def _lazy(module_name: str) -> ProbeFn:
+    loaded: list[ProbeFn] = []
+
     async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
-        module = importlib.import_module(module_name)
-        return await module.probe(target, options, timeout)
+        if not loaded:
+            loaded.append(importlib.import_module(module_name).probe)
+        return await loaded[0](target, options, timeout)
 
     probe.__qualname__ = probe.__name__ = f"{module_name}.probe"
     return probe
