@@ -57,7 +57,7 @@ KEEP_MEASUREMENTS = (
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return json.dumps(value, ensure_ascii=False)  # key order kept, as SQLite keeps it
 
 
 def _float(value: float | None) -> float | None:
