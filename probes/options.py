@@ -29,12 +29,19 @@ def check_known(options: Mapping[str, Any], known: set[str]) -> None:
 
 
 def text(options: Mapping[str, Any], name: str, default: str | None = None) -> str | None:
+    """A scalar as text; a YAML list of scalars (`oid: [a, b]`) as the comma-joined list."""
     value = options.get(name)
     if value is None:
         return default
-    if isinstance(value, bool | int | float | str):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
         return str(value)
-    raise OptionError(f"option {name!r} must be a scalar, got {type(value).__name__}")
+    if isinstance(value, list | tuple) and all(
+        isinstance(v, int | float | str) and not isinstance(v, bool) for v in value
+    ):
+        return ",".join(str(v) for v in value)
+    raise OptionError(f"option {name!r} must be a scalar or a list of them")
 
 
 def required(options: Mapping[str, Any], name: str) -> str:
@@ -91,8 +98,8 @@ def codes(
     options: Mapping[str, Any], name: str, default: str, low: int = 100, high: int = 699
 ) -> frozenset[int]:
     """Status codes written as a list of codes and ranges: `200-299,401,407`."""
-    text = options.get(name)
-    return _codes(name, default if text is None or text == "" else str(text), low, high)
+    given = text(options, name)
+    return _codes(name, default if given is None or given == "" else given, low, high)
 
 
 @functools.lru_cache(maxsize=1024)
