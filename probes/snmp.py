@@ -35,6 +35,7 @@ than a GET.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -180,11 +181,23 @@ def _auth_data(state: _Engine, options: Mapping[str, Any]) -> tuple[Any, str]:
     return found, f"v3 {level}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _oids(text: str) -> tuple[str, ...]:
+    return tuple(parse_oid(part) for part in text.split(",") if part.strip())
+
+
 async def _target(state: _Engine, host: str, port: int, timeout: float, retries: int) -> Any:
     hlapi = state.hlapi
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
+    ip = _literal(host)
+    if ip is None:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_DGRAM)
         ip = ipaddress.ip_address(infos[0][4][0])
     per_try = timeout / (retries + 1)
@@ -216,7 +229,7 @@ def _plain(value: Any) -> Any:
 async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
     opt.check_known(options, _KNOWN)
     host, port = split_host_port(target, 161)
-    oids = [parse_oid(part) for part in opt.required(options, "oid").split(",") if part.strip()]
+    oids = _oids(opt.required(options, "oid"))
     check = parse_check(options)
     retries = opt.integer(options, "retries", 1, minimum=0, maximum=10)
     assert retries is not None
