@@ -30,6 +30,7 @@ class Batch:
     batch_id: str | None
     samples: list[Sample] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    indexes: list[int] = field(default_factory=list)  # each sample's index in the request
 
 
 def parse_batch(
@@ -68,6 +69,7 @@ def parse_batch(
             continue
         seen.setdefault(sample.component, sample.system)
         out.samples.append(sample)
+        out.indexes.append(index)
     return out
 
 

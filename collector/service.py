@@ -166,6 +166,7 @@ class Collector:
     # -- the data path -----------------------------------------------------------------------
     async def ingest(self, batch: Batch) -> IngestResult:
         async with self._lock:
+            _recheck_systems(batch, self.systems)  # another batch may have registered one since
             if batch.samples or batch.batch_id is not None:
                 stored = await self.store.append_samples(batch.agent, batch.batch_id, batch.samples)
             else:
@@ -411,3 +412,20 @@ class Collector:
 
     def with_open(self, inc: Incident) -> Incident:
         return replace(self.tracker.open.get(inc.id, inc))
+
+
+def _recheck_systems(batch: Batch, systems: dict[str, str]) -> None:
+    """Move results naming a component registered (meanwhile) with another system to rejected."""
+    if all(systems.get(s.component, s.system) == s.system for s in batch.samples):
+        return
+    kept, indexes = [], []
+    for index, s in zip(batch.indexes, batch.samples, strict=True):
+        known = systems.get(s.component, s.system)
+        if known == s.system:
+            kept.append(s)
+            indexes.append(index)
+        else:
+            error = f"component {s.component!r} is registered with system {known!r}"
+            batch.rejected.append({"index": index, "field": "system", "error": error})
+    batch.samples, batch.indexes = kept, indexes
+    batch.rejected.sort(key=lambda r: r["index"])

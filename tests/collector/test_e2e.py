@@ -4,6 +4,7 @@ against a real kamailio that the test stops and starts, `hotline maint` / `hotli
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -176,6 +177,17 @@ async def test_stopping_kamailio_gives_an_outage_from_the_first_failed_sample_an
     assert report.returncode == 0, report.stderr
     listed = collector_proc.cli("incident", "list")
     assert inc["id"] in listed.stdout and "restored" in listed.stdout
+    month = inc["detected_at"][:7]
+    scored = subprocess.run(
+        [sys.executable, "-m", "hotline", "score", "--collector", collector_proc.url,
+         "--month", month, "--token-file", str(collector_proc.dir / "ops.token"),
+         "--format", "json"],
+        capture_output=True, text=True, timeout=60, cwd=REPO,
+    )  # fmt: skip
+    assert scored.returncode == 0, scored.stderr
+    report = json.loads(scored.stdout)
+    assert report["month"] == month
+    assert report["items"]["fault_response"]["evidence"]["counted"] >= 1
 
 
 async def test_outage_inside_a_maintenance_window_is_maintenance_not_fault(

@@ -72,3 +72,39 @@ async def test_no_data_recorded_before_a_restart_is_not_duplicated(tmp_path: Pat
     [gap2] = await second.store.read_outages(kind=IntervalKind.NO_DATA)
     assert (gap2.id, gap2.start, gap2.end) == (gap.id, T0, T0 + 70 * S)
     await second.stop()
+
+
+async def test_a_component_registered_meanwhile_with_another_system_is_rejected(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(T0)
+    c = await started(tmp_path, clock)
+    first = batch(c, "+", T0)
+    second = parse_batch(
+        {
+            "agent": "a1",
+            "results": [
+                {
+                    "component": "x-1",
+                    "system": "acd",
+                    "probe": "p",
+                    "ts": format_instant(T0),
+                    "ok": True,
+                },
+                {
+                    "component": "ivr-1",
+                    "system": "seat",
+                    "probe": "sip",
+                    "ts": format_instant(T0),
+                    "ok": True,
+                },
+            ],
+        },
+        c.systems,
+        T0,
+    )  # fmt: skip — validated before the first batch registered ivr-1
+    await c.ingest(first)
+    result = await c.ingest(second)
+    assert result.accepted == 1
+    assert [(r["index"], r["field"]) for r in second.rejected] == [(1, "system")]
+    await c.stop()
