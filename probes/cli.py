@@ -17,7 +17,25 @@ EXIT_NOT_OK = 2
 EXIT_USAGE = 3
 
 
+_EXAMPLES = """\
+examples:
+  hotline probe sip 'sip:10.1.2.3:5060;transport=tcp'
+  hotline probe tcp 10.1.2.3:8080
+  hotline probe http https://acd.example/health --opt expect=RUNNING --opt cert_days=14
+  hotline probe snmp 10.1.2.3 --opt oid=ifOperStatus.1 --opt equals=1 --opt community_file=/etc/x
+  hotline probe snmp 10.1.2.3:161 --opt oid=sysUpTime.0 --opt user=mon \\
+      --opt auth_key_file=/etc/hotline/auth --opt priv_key_file=/etc/hotline/priv
+  hotline probe ssh ops@10.1.2.3 --opt command='systemctl is-active acd' \\
+      --opt known_hosts=/etc/hotline/known_hosts --opt key=/etc/hotline/id_ed25519
+  hotline probe file_age /backup/daily --opt max_age_hours=26 --opt pattern='*.tar.gz'
+
+exit status: 0 ok, 2 not ok, 3 usage or config error. Secrets: NAME_file=PATH or NAME_env=VAR.
+"""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _EXAMPLES
     parser.add_argument(
         "kind", help="probe kind: tcp, sip, snmp, ssh, http, icmp, process, file_age"
     )
