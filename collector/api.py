@@ -73,6 +73,12 @@ class _Metrics:
         )
         self.open_outages = Gauge("hotline_open_outages", "Open outages", registry=r)
         self.open_incidents = Gauge("hotline_open_incidents", "Open incidents", registry=r)
+        self.open_no_data = Gauge(
+            "hotline_open_no_data", "Components silent now (no data)", registry=r
+        )
+        self.engine_items = Gauge(
+            "hotline_engine_history_items", "Sample runs the state engine holds", registry=r
+        )
 
 
 def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
@@ -501,6 +507,11 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         """
         summary: Prometheus metrics
         """
+        open_ = await collector.store.open_outages()
+        metrics.open_outages.set(sum(1 for o in open_ if o.kind == "down"))
+        metrics.open_no_data.set(sum(1 for o in open_ if o.kind == "no_data"))
+        metrics.open_incidents.set(len(collector.tracker.open))
+        metrics.engine_items.set(collector.engine.memory())
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     routes = [

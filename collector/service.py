@@ -333,7 +333,11 @@ class Collector:
     ) -> Incident:
         unknown = [c for c in components if self.system_of(c) == "other" and c not in self.systems]
         if unknown:
-            raise ValueError(f"components: unknown {', '.join(unknown)} (no results seen)")
+            raise ValueError(
+                f"components: unknown {', '.join(unknown)} (no results seen); for a fault no "
+                f"probe covers, name the system's composite ({self.config.engine.composite_id}) "
+                "or a probed component and describe it in the title"
+            )
         if severity is not None and severity not in ("P1", "P2", "P3"):
             raise ValueError("severity: must be P1, P2 or P3")
         async with self._lock:

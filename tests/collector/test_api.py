@@ -277,6 +277,7 @@ async def test_healthz_metrics_and_openapi(served: Served) -> None:
         await post(served, pattern("++"))
         r = await anon.get("/metrics")
         assert "hotline_results_accepted_total 2.0" in r.text
+        assert "hotline_open_outages 0.0" in r.text
         r = await anon.get("/api/v1/openapi.json")
         assert "/api/v1/results" in r.json()["paths"]
 
