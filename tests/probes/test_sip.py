@@ -271,3 +271,9 @@ async def test_sip_tcp_reconnects_when_the_kept_connection_is_closed_under_it():
     assert first.ok, first
     assert second.ok, second
     assert len(connections) == 2
+
+
+async def test_sip_peer_that_never_answers_is_timeout_within_the_timeout(silent_udp):
+    result = await run_probe("sip", f"sip:127.0.0.1:{silent_udp.port}", {}, timeout=0.4)
+    assert result.reason is Reason.TIMEOUT
+    assert "elapsed_ms" not in result.extra

@@ -157,3 +157,10 @@ def test_change_checks_without_previous_pass_on_first_run():
     assert failures(Check(change="changed"), {"1.3": 5}) == []
     assert failures(Check(change="changed", previous=5), {"1.3": 5}) == ["1.3 unchanged at 5"]
     assert failures(Check(change="increased", previous="4"), {"1.3": 5}) == []
+
+
+async def test_snmp_agent_that_never_answers_is_timeout_within_the_timeout(silent_udp):
+    target = f"127.0.0.1:{silent_udp.port}"
+    result = await run_probe("snmp", target, {"oid": "sysName.0", **V2C}, timeout=0.4)
+    assert result.reason is Reason.TIMEOUT
+    assert "elapsed_ms" not in result.extra  # the probe's own deadline, not the outer guard
