@@ -341,12 +341,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         """
         return _json({"windows": [views.window(w) for w in collector.windows]})
 
-    @endpoint("operator")
-    async def add_window(request: Request, who: Principal | None) -> Response:
-        """
-        summary: Create a maintenance window (components or "*", start, end or duration)
-        """
-        assert who is not None
+    async def save_window(request: Request, who: Principal, window_id: str | None) -> Response:
         data = obj(await body(request))
         components = data.get("components")
         if components == "*" or components == ["*"]:
@@ -378,19 +373,33 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         rrule = data.get("rrule")
         if rrule is not None and not isinstance(rrule, str):
             raise HTTPError(400, "rrule: must be an RFC 5545 RRULE string")
-        try:
-            w = await collector.add_window(
-                who.name,
-                components,
-                start,
-                end,
-                text(data, "reason", required=False),
-                text(data, "approval_ref", required=False),
-                rrule,
-            )
-        except ValueError as exc:
-            raise HTTPError(400, str(exc)) from None
-        return _json(views.window(w), 201)
+        w = await collector.add_window(
+            who.name,
+            components,
+            start,
+            end,
+            text(data, "reason", required=False),
+            text(data, "approval_ref", required=False),
+            rrule,
+            window_id,
+        )
+        return _json(views.window(w), 200 if window_id else 201)
+
+    @endpoint("operator")
+    async def add_window(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Create a maintenance window (components or "*", start, end or duration)
+        """
+        assert who is not None
+        return await save_window(request, who, None)
+
+    @endpoint("operator")
+    async def update_window(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Replace a maintenance window (the audit trail keeps what it was)
+        """
+        assert who is not None
+        return await save_window(request, who, request.path_params["window_id"])
 
     @endpoint("read")
     async def get_window(request: Request, who: Principal | None) -> Response:
@@ -528,6 +537,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         Route("/api/v1/maintenance", list_windows, methods=["GET"]),
         Route("/api/v1/maintenance", add_window, methods=["POST"]),
         Route("/api/v1/maintenance/{window_id}", get_window, methods=["GET"]),
+        Route("/api/v1/maintenance/{window_id}", update_window, methods=["PUT"]),
         Route("/api/v1/maintenance/{window_id}", remove_window, methods=["DELETE"]),
         Route("/api/v1/incidents", list_incidents, methods=["GET"]),
         Route("/api/v1/incidents", open_incident, methods=["POST"]),

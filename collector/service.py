@@ -236,7 +236,10 @@ class Collector:
         reason: str,
         approval_ref: str,
         rrule: str | None = None,
+        window_id: str | None = None,
     ) -> MaintenanceWindow:
+        """Create a window, or with `window_id` replace one (its created_at/by are kept and the
+        audit trail holds what it was before)."""
         if not components:
             raise ValueError("components: name components or '*'")
         if end <= start:
@@ -244,20 +247,25 @@ class Collector:
         if rrule is not None:
             check_rrule(rrule)
         now = self.clock()
-        window = MaintenanceWindow(
-            id="mw-" + uuid.uuid4().hex[:10],
-            components=tuple(components),
-            start=start,
-            end=end,
-            reason=reason,
-            approval_ref=approval_ref,
-            created_at=now,
-            created_by=actor,
-            rrule=rrule,
-        )
         async with self._lock:
+            before = None
+            if window_id is not None:
+                before = next((w for w in self.windows if w.id == window_id), None)
+                if before is None:
+                    raise NotFound(f"no maintenance window {window_id}")
+            window = MaintenanceWindow(
+                id=window_id or "mw-" + uuid.uuid4().hex[:10],
+                components=tuple(components),
+                start=start,
+                end=end,
+                reason=reason,
+                approval_ref=approval_ref,
+                created_at=before.created_at if before else now,
+                created_by=before.created_by if before else actor,
+                rrule=rrule,
+            )
             await self.store.upsert_window(window)
-            detail = {
+            detail: dict[str, Any] = {
                 "components": list(components),
                 "start": start,
                 "end": end,
@@ -265,7 +273,18 @@ class Collector:
                 "approval_ref": approval_ref,
                 "rrule": rrule,
             }
-            await self.store.append_audit(AuditEntry(now, actor, "window.add", window.id, detail))
+            action = "window.add"
+            if before is not None:
+                action = "window.update"
+                detail["before"] = {
+                    "components": list(before.components),
+                    "start": before.start,
+                    "end": before.end,
+                    "reason": before.reason,
+                    "approval_ref": before.approval_ref,
+                    "rrule": before.rrule,
+                }
+            await self.store.append_audit(AuditEntry(now, actor, action, window.id, detail))
             self.windows = await self.store.windows()
         return window
 

@@ -300,3 +300,25 @@ async def test_scorer_reports_exclusions_and_windows_created_late(served: Served
     report = score(parse_facts(facts, rules), rules)
     types = {f["type"] for f in report["flags"]}
     assert {"excluded", "window_late"} <= types
+
+
+async def test_window_update_keeps_creation_and_audits_the_change(served: Served) -> None:
+    body = {"components": ["ivr-1"], "start": format_instant(T0 + 3600 * S), "duration": 3600,
+            "reason": "upgrade", "approval_ref": "CR-1"}  # fmt: skip
+    created = (await served.operator.post("/api/v1/maintenance", json=body)).json()
+    served.clock.now += 60 * S
+    r = await served.operator.put(
+        f"/api/v1/maintenance/{created['id']}", json={**body, "duration": "2h", "reason": "longer"}
+    )
+    assert r.status_code == 200
+    updated = r.json()
+    assert updated["created_at"] == created["created_at"]
+    assert updated["end"] == format_instant(T0 + 3 * 3600 * S)
+    audit = (await served.operator.get("/api/v1/audit", params={"target": created["id"]})).json()
+    assert [a["action"] for a in audit["audit"]] == ["window.add", "window.update"]
+    change = audit["audit"][1]
+    assert change["action"] == "window.update" and change["detail"]["before"]["reason"] == "upgrade"
+    r = await served.operator.put("/api/v1/maintenance/mw-nope", json=body)
+    assert r.status_code == 404
+    r = await served.operator.post("/api/v1/maintenance", json={**body, "rrule": "FREQ=SOMETIMES"})
+    assert r.status_code == 400 and "RRULE" in r.json()["error"]
