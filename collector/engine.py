@@ -325,12 +325,14 @@ class Engine:
         """Place samples in order and return what changed (call once per batch)."""
         self.now = max(self.now, now)
         touched: set[str] = set()
+        registered = False
         for s in samples:
             if s.last_ts < self._floor:
                 continue  # older than the kept history: stored, but outages there are final
             state = self._components.get(s.component)
             if state is None:
                 state = self._components[s.component] = _ComponentState(s.system)
+                registered = True
             history = state.probes.get(s.probe)
             if history is None:
                 history = state.probes[s.probe] = _ProbeHistory()
@@ -343,7 +345,8 @@ class Engine:
         for component in sorted(touched):
             changes.extend(self._recompute(component))
         changes.extend(self._silence(self.now, only=touched))
-        if self.config.composite_id and touched:
+        members_changed = registered or any(o.kind is IntervalKind.DOWN for o in changes.upserts)
+        if self.config.composite_id and (members_changed or changes.deletes):
             changes.extend(self._recompute_composite())
         return changes
 
