@@ -467,7 +467,8 @@ class Engine:
         for component, state in self._components.items():
             if component == cid:
                 continue
-            by_system.setdefault(state.system, []).append(self._faults(component, state))
+            if state.system in self.config.composite:
+                by_system.setdefault(state.system, []).append(self._faults(component, state))
         pieces: list[tuple[Millis, Millis, Outage]] = []
         for system, rule in self.config.composite.items():
             members = by_system.get(system, [])
