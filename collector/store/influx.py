@@ -131,6 +131,7 @@ class InfluxStore:
         self.read_timeout = read_timeout
         self.close_timeout = close_timeout  # how long close() tries to deliver the backlog
         self.refresh_after_ms: int | None = None  # default: half of each retention policy
+        self._deletes_work = True  # False once InfluxDB refused an InfluxQL DELETE (2.x, 3.x)
         self._client = InfluxClient(target, gzip_level=gzip_level)
         self._buffer = DurableBuffer(
             buffer_path, self._sink, max_batch_lines=batch_lines, backoff_max=backoff_max
@@ -549,6 +550,8 @@ class InfluxStore:
         sample = self._from(self.rp_raw, "sample")
         first = await self._query_rows(f'SELECT first("ok") {sample} WHERE time < {raw_end}')
         start = first[0]["time"] - first[0]["time"] % _SLICE_NS if first else raw_end
+        if not self._deletes_work:  # old samples stay: skip what earlier runs rolled up
+            start = max(start, await self._buffer.run(self._meta, "rolled_until", _MIN_TIME))
         while start < raw_end:  # in slices, so a long backlog never sits in memory at once
             end = min(start + _SLICE_NS, raw_end)
             old = await self._query_rows(
@@ -615,19 +618,47 @@ class InfluxStore:
         versions += [("audit", r["time"]) for r in audit]
 
         statements += [f"DELETE FROM {quote_ident(m)} WHERE time = {t}" for m, t in versions]
-        for i in range(0, len(statements), 200):
-            await self._client.query("; ".join(statements[i : i + 200]), write=True)
+        if statements and not await self._delete(statements):
+            deleted = rollups_deleted = records = 0
 
-        def forget_batches() -> None:
-            self._buffer.connection.execute(
-                "DELETE FROM influx_batches WHERE received_at < ?", (raw_before,)
-            )
+        def forget(db: sqlite3.Connection = self._buffer.connection) -> None:
+            db.execute("DELETE FROM influx_batches WHERE received_at < ?", (raw_before,))
+            db.execute("INSERT OR REPLACE INTO influx_meta VALUES ('rolled_until', ?)", (raw_end,))
 
-        await self._buffer.run(forget_batches)
-        await self._refresh_live()
+        await self._buffer.run(forget)
+        await self._refresh_live({"outage": expired, "exclusion": expired, "incident": gone,
+                                  "window": ended})  # fmt: skip
         return RetentionResult(rolled, deleted, rollups_deleted, records)
 
-    async def _refresh_live(self) -> None:
+    def _meta(self, key: str, default: int) -> int:
+        row = self._buffer.connection.execute(
+            "SELECT v FROM influx_meta WHERE k = ?", (key,)
+        ).fetchone()
+        return default if row is None else row[0]
+
+    async def _delete(self, statements: list[str]) -> bool:
+        """Run InfluxQL DELETEs; False when this InfluxDB does not run them (2.x and 3.x
+        answer InfluxQL queries only): expired data then stays until the retention policy
+        (bucket retention) drops it, and rolled-up samples are remembered locally."""
+        if not self._deletes_work:
+            return False
+        try:
+            for i in range(0, len(statements), 200):
+                await self._client.query("; ".join(statements[i : i + 200]), write=True)
+        except InfluxError as exc:
+            if exc.retryable:
+                raise
+            log.warning(
+                "InfluxDB %s refused DELETE (%s): retention leaves expired data to InfluxDB's "
+                "own retention from now on",
+                self.target.display,
+                exc,
+            )
+            self._deletes_work = False
+            return False
+        return True
+
+    async def _refresh_live(self, expired: dict[str, set[str]]) -> None:
         """Write the latest version of every live record again when it is older than half its
         retention policy, so InfluxDB's own expiry never drops a record the collector keeps
         (components, open outages, recurring windows, heartbeats of quiet agents…)."""
@@ -650,8 +681,11 @@ class InfluxStore:
             if measurement == "heartbeat":  # many versions: ask for the latest only
                 statement += " GROUP BY agent ORDER BY time DESC LIMIT 1"
             found = await self._query_rows(statement)
+            skip = expired.get(measurement, set())
             stale = [
-                r for r in schema.latest(found, id_field).values() if r["time"] <= now - age_ns
+                r
+                for rid, r in schema.latest(found, id_field).items()
+                if r["time"] <= now - age_ns and rid not in skip
             ]
             if not stale:
                 continue

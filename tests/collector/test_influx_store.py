@@ -8,6 +8,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from collector.model import (
 )
 from collector.store import SqliteStore
 from collector.store.influx import InfluxStore
+from collector.store.influx_client import InfluxError
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
 
 T0 = 1_792_999_980_000
@@ -204,3 +206,38 @@ async def test_live_records_are_rewritten_before_influxdb_could_expire_them(
     assert await everything() == before
     for m, n in versions.items():
         assert len(await s._select(f"SELECT * {s._from(s.rp_keep, m)}")) == n + 1
+
+
+async def test_without_influxql_delete_retention_rolls_up_once_and_keeps_expired_records_out(
+    influx_store: InfluxStore, tmp_path: Path
+) -> None:
+    """InfluxDB 2.x and 3.x answer InfluxQL queries but run no DELETE (not installable here,
+    so the refusal is played by wrapping the client): retention then rolls each sample up
+    once, leaves expiry to InfluxDB, and stops rewriting records it would have deleted."""
+    s = influx_store
+    real_query = s._client.query
+
+    async def no_delete(statement: str, **kw: Any) -> list[dict[str, Any]]:
+        if statement.startswith("DELETE"):
+            raise InfluxError("query error: DELETE not supported", retryable=False)
+        return await real_query(statement, **kw)
+
+    s._client.query = no_delete  # type: ignore[method-assign]
+    sqlite = SqliteStore(tmp_path / "s.db")
+    await sqlite.open()
+    samples = history()
+    late = Sample("a1", "ivr-1", "ivr", "sip", T0 + 70 * MIN + 5, False, "refused")
+    closed = Outage("ivr-1@0", "ivr-1", T0 - 90 * MIN, T0 - 80 * MIN)
+    for store in (sqlite, s):
+        await store.append_samples("a", "b", samples)
+        await store.upsert_outages([closed])
+        await store.apply_retention(T0 + 60 * MIN, T0 - MIN)
+        await store.append_samples("a", "late", [late])
+        await store.apply_retention(T0 + 120 * MIN, T0 - MIN)
+    assert await s.rollups(T0, T0 + 120 * MIN) == await sqlite.rollups(T0, T0 + 120 * MIN)
+    assert not s._deletes_work and await s.read_outages() == [closed]  # left to InfluxDB
+    s.refresh_after_ms = 0
+    versions = len(await s._select(f"SELECT * {s._from(s.rp_keep, 'outage')}"))
+    await s.apply_retention(T0 + 120 * MIN, T0 - MIN)
+    assert len(await s._select(f"SELECT * {s._from(s.rp_keep, 'outage')}")) == versions
+    await sqlite.close()
