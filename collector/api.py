@@ -147,6 +147,8 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
             if len(data) > limit or inflater.unconsumed_tail:
                 raise HTTPError(413, f"request body over the limit of {limit} bytes (inflated)")
             raw = bytearray(data)
+        if not raw.strip():
+            return None
         try:
             return json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -481,8 +483,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         action = request.path_params["action"]
         if action not in ("ack", "restore", "report", "annotate"):
             raise HTTPError(404, f"no action {action}")
-        data = await body(request) if int(request.headers.get("content-length") or 0) else {}
-        data = obj(data)
+        data = obj(await body(request) or {})
         kw: dict[str, Any] = {}
         if action == "restore" and data.get("at") is not None:
             try:
