@@ -200,24 +200,26 @@ def _canonical(engine: Engine) -> list[tuple[str, int, int | None, int | None]]:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    pattern=st.lists(st.tuples(st.booleans(), st.integers(1, 4)), min_size=1, max_size=25),
+    pattern=st.lists(
+        st.tuples(st.booleans(), st.integers(1, 4), st.integers(0, 30)), min_size=1, max_size=25
+    ),
     seed=st.integers(0, 2**32),
     down_after=st.integers(1, 4),
     up_after=st.integers(1, 3),
     chunk=st.integers(1, 5),
 )
 def test_out_of_order_arrival_gives_the_same_outages(
-    pattern: list[tuple[bool, int]], seed: int, down_after: int, up_after: int, chunk: int
+    pattern: list[tuple[bool, int, int]], seed: int, down_after: int, up_after: int, chunk: int
 ) -> None:
     samples: list[Sample] = []
     t = T0
-    for i, (ok, count) in enumerate(pattern):
+    for i, (ok, count, gap) in enumerate(pattern):
         probe = "sip" if i % 3 else "tcp"
         if count == 1:
             samples.append(res(t, ok, probe=probe))
         else:
             samples.append(res(t, ok, probe=probe, count=count, until=t + (count - 1) * 10 * S))
-        t += count * 10 * S + 3 * S
+        t += count * 10 * S + gap * S  # gaps over 5 s (the grace) are no-data intervals
     cfg = EngineConfig(down_after=down_after, up_after=up_after, silence_grace=5)
     in_order = Engine(cfg)
     in_order.ingest(samples, now=t)
