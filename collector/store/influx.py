@@ -531,7 +531,7 @@ class InfluxStore:
         InfluxDB drops whole shards)."""
         if not self.create:
             return
-        now = time.time_ns() // MS
+        now = time.time_ns() // MS - 3_600_000  # the caller's clock read a moment ago
         raw = -(-(now - raw_before) // _DAY) + 2
         keep = max(400, -(-(now - keep_before) // _DAY)) + 30
         changed = False

@@ -25,7 +25,7 @@ from collector.model import (
 )
 from collector.store import SqliteStore
 from collector.store.influx import InfluxStore
-from collector.store.influx_client import InfluxError
+from collector.store.influx_client import InfluxError, rows
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
 
 T0 = 1_792_999_980_000
@@ -241,3 +241,31 @@ async def test_without_influxql_delete_retention_rolls_up_once_and_keeps_expired
     await s.apply_retention(T0 + 120 * MIN, T0 - MIN)
     assert len(await s._select(f"SELECT * {s._from(s.rp_keep, 'outage')}")) == versions
     await sqlite.close()
+
+
+async def test_retention_policies_are_created_and_follow_the_collectors_retention(
+    influxd: Influxd, tmp_path: Path
+) -> None:
+    db = influxd.new_database_name()
+    store = InfluxStore.from_url(influxd.store_url(db), state_dir=tmp_path)
+    await store.open()
+
+    async def durations() -> dict[str, str]:
+        [result] = await store._client.query(f'SHOW RETENTION POLICIES ON "{db}"')
+        return {r["name"]: r["duration"] for r in rows(result)}
+
+    assert await durations() == {
+        "autogen": "0s",
+        "hotline_raw": "768h0m0s",
+        "hotline_keep": "10320h0m0s",
+    }
+    now = int(time.time() * 1000)
+    await store.apply_retention(now - 30 * 86_400_000, now - 400 * 86_400_000)
+    assert (await durations())["hotline_raw"] == "768h0m0s"  # 32 days cover 30
+    await store.apply_retention(now - 90 * 86_400_000, now - 500 * 86_400_000)
+    assert await durations() == {
+        "autogen": "0s",
+        "hotline_raw": "2208h0m0s",
+        "hotline_keep": "12720h0m0s",
+    }
+    await store.close()
