@@ -9,7 +9,11 @@ times, each phase into a database of its own (checked to hold every point):
 - store: `InfluxStore.append_samples` in batches of `--batch` results from `--agents` concurrent
   senders (as the HTTP API hands them over: line formatting, durable buffer commit with fsync,
   drain, gzip, `/write`), timed until the buffer has delivered everything to InfluxDB;
-- store, one sender: the same with a single sender (every batch pays its own fsync).
+- store, one sender: the same with a single sender (every batch pays its own fsync) — the
+  collector's own path, which takes batches one at a time;
+- collector (`--http`, once): `hotline collector --store influxdb://…` as a process, HTTP batches
+  of 500 from 4 connections (JSON parsing, validation, state engine, store), timed until InfluxDB
+  holds every result.
 Prints the median of each and the ratios (goal: store ≥ 50 % of raw).
 """
 
@@ -17,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from collector.model import Sample
 from collector.store.influx import InfluxStore
 from collector.store.influx_schema import SampleWriter
+from collector.timefmt import format_instant
 from tests.peers.influxd import Influxd
+from tests.peers.net import free_port
 
 T0 = 1_792_999_980_000
 
@@ -101,12 +109,65 @@ async def store_rate(
     return len(results) / elapsed
 
 
+async def collector_rate(server: Influxd, n: int, tmp: Path) -> float:
+    t0 = time.time_ns() // 1_000_000 - n * 10
+    rows = [
+        {"component": f"seat-{i % 500:03d}", "system": "seat", "probe": "sip" if i % 2 else "tcp",
+         "ts": format_instant(t0 + i * 10), "ok": True, "latency_ms": 1.25, "reason": "ok",
+         "detail": "", "interval": 30}
+        for i in range(n)
+    ]  # fmt: skip
+    bodies = [
+        json.dumps({"agent": "a1", "batch": f"b{i}", "results": rows[i : i + 500]}).encode()
+        for i in range(0, n, 500)
+    ]
+    port = free_port()
+    config = tmp / "collector.yaml"
+    config.write_text("agents: [{name: a1, token: bench}]\nsilence_after: 3600\n")
+    store = server.store_url("http", rp_raw_days="0", rp_keep_days="0", buffer=f"{tmp}/buf.db")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hotline", "collector", "--config", str(config), "--listen",
+         f"127.0.0.1:{port}", "--store", store, "--log-level", "warning"],
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": "Bearer bench", "content-type": "application/json"}
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    if time.monotonic() > deadline:
+                        raise
+                await asyncio.sleep(0.05)
+            queue = list(reversed(bodies))
+
+            async def worker() -> None:
+                while queue:
+                    r = await client.post("/api/v1/results", content=queue.pop(), headers=headers)
+                    assert r.status_code == 202, r.text[:300]
+
+            start = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(4)))
+            async with httpx.AsyncClient(base_url=server.url, timeout=60) as influx:
+                while await count(influx, "http", "hotline_raw") < n:
+                    await asyncio.sleep(0.01)
+            return n / (time.perf_counter() - start)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--results", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--agents", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--http", action="store_true", help="also through hotline collector")
     args = parser.parse_args()
     results = make_results(args.results)
     raw, e2e, single = [], [], []
@@ -117,6 +178,7 @@ async def main() -> None:
             raw.append(await raw_rate(server, results, f"raw{n}"))
             e2e.append(await store_rate(server, results, args.batch, args.agents, state, f"e{n}"))
             single.append(await store_rate(server, results, args.batch, 1, state, f"s{n}"))
+        http = await collector_rate(server, args.results, Path(tmp)) if args.http else None
     r, e, s1 = statistics.median(raw), statistics.median(e2e), statistics.median(single)
     print(f"{args.results:,} results, median of {args.rounds} rounds")
     print(f"raw line protocol to /write     : {r:10,.0f} points/s")
@@ -124,6 +186,8 @@ async def main() -> None:
         f"InfluxStore, {args.agents} concurrent senders: {e:10,.0f} results/s  ratio {e / r:6.1%}"
     )
     print(f"InfluxStore, one sender         : {s1:10,.0f} results/s  ratio {s1 / r:6.1%}")
+    if http is not None:
+        print(f"hotline collector over HTTP     : {http:10,.0f} results/s  ratio {http / r:6.1%}")
     print(f"(batches of {args.batch}; goal: ratio >= 50%)")
 
 
