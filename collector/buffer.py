@@ -141,6 +141,8 @@ class DurableBuffer:
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
         self._db = db
+        self._pending.clear()
+        self._pending_lines = 0
         for seq, lines, created in db.execute(
             "SELECT seq, lines, created_ms FROM queue ORDER BY seq"
         ):

@@ -236,3 +236,18 @@ async def test_acknowledged_records_survive_kill_9(tmp_path: Path) -> None:
     await buf.flush(5)
     assert sink.lines() == [f"line{i}".encode() for i in range(50)]
     await buf.close()
+
+
+async def test_closing_and_opening_again_counts_the_backlog_once(tmp_path: Path) -> None:
+    sink = Sink()
+    sink.down = True
+    buf = DurableBuffer(tmp_path / "b.db", sink, backoff_max=0.02)
+    await buf.open()
+    await buf.put([rec("raw", "a", "b")])
+    await buf.close()
+    await buf.open()
+    assert buf.stats().pending_lines == 2
+    sink.down = False
+    await buf.flush(5)
+    assert sink.lines() == [b"a", b"b"] and buf.stats().pending_lines == 0
+    await buf.close()
