@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         if args.store:
             config = dataclasses.replace(config, store=args.store)
         host, port = split_listen(config.listen)
-        store = open_store(config.store)
+        store = open_store(config.store, config.store_token_file)
     except (ConfigError, StoreError, ValueError) as exc:
         print(f"hotline collector: {exc}", file=sys.stderr)
         return EXIT_USAGE

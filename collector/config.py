@@ -48,6 +48,7 @@ class Principal:
 class CollectorConfig:
     listen: str = "127.0.0.1:8080"
     store: str = DEFAULT_STORE
+    store_token_file: str | None = None  # InfluxDB 2.x/3.x token (else $HOTLINE_INFLUX_TOKEN)
     principals: tuple[Principal, ...] = ()
     engine: EngineConfig = field(default_factory=EngineConfig)
     incidents: IncidentConfig = field(default_factory=IncidentConfig)
@@ -62,7 +63,8 @@ class CollectorConfig:
 
 
 _TOP = {
-    "listen", "store", "agents", "operators", "down_after", "up_after", "component_rule",
+    "listen", "store", "store_token_file", "agents", "operators", "down_after", "up_after",
+    "component_rule",
     "silence_after", "silence_grace", "silence_action", "composite", "correlation_window",
     "dependencies", "severity", "component_severity", "response_limits", "restoration_limits",
     "max_future",
@@ -192,9 +194,16 @@ def _build(data: dict[str, Any], where: _Where, base: Path) -> CollectorConfig:
     store = data.get("store", DEFAULT_STORE)
     if not isinstance(store, str) or not store.startswith(("sqlite://", "influxdb")):
         raise where.error(("store",), "must be sqlite:///PATH or influxdb://HOST:PORT/DB")
+    token_file = data.get("store_token_file")
+    if token_file is not None:
+        if not isinstance(token_file, str) or not token_file:
+            raise where.error(("store_token_file",), "must be a file path")
+        path = Path(os.path.expanduser(token_file))
+        token_file = str(path if path.is_absolute() else base / path)
     return CollectorConfig(
         listen=listen,
         store=store,
+        store_token_file=token_file,
         principals=tuple(principals),
         engine=engine,
         incidents=incidents,

@@ -8,16 +8,17 @@ from collector.store.sqlite import SqliteStore
 __all__ = ["SqliteStore", "Store", "StoreError", "open_store"]
 
 
-def open_store(url: str) -> Store:
-    """The store for a URL (`sqlite:///PATH`, `influxdb://…`), not yet opened."""
+def open_store(url: str, token_file: str | None = None) -> Store:
+    """The store for a URL (`sqlite:///PATH`, `influxdb://…`), not yet opened. `token_file`
+    holds an InfluxDB 2.x/3.x token (the config's `store_token_file`)."""
     if url.startswith("sqlite://"):
         from collector.store.sqlite import path_from_url
 
         return SqliteStore(path_from_url(url))
     if url.startswith(("influxdb://", "influxdb+https://")):
         try:
-            from collector.store.influx import InfluxStore  # type: ignore[import-not-found]
+            from collector.store.influx import InfluxStore
         except ImportError as exc:  # the InfluxDB store lands in its own issue
             raise StoreError(f"InfluxDB store not available: {exc}") from exc
-        return InfluxStore.from_url(url)
+        return InfluxStore.from_url(url, token_file=token_file)
     raise StoreError(f"unknown store URL {url!r}: use sqlite:///PATH or influxdb://HOST:PORT/DB")

@@ -86,3 +86,8 @@ def test_hotline_collector_exits_3_on_a_bad_config(tmp_path: Path) -> None:
     )
     assert proc.returncode == 3
     assert f"{path}:2: bogus: unknown key" in proc.stderr
+
+
+def test_store_token_file_is_read_relative_to_the_config(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "store: influxdb://127.0.0.1:1/h\nstore_token_file: t\n"))
+    assert config.store_token_file == str(tmp_path / "t")
