@@ -1,4 +1,5 @@
-"""`hotline incident list|show|open|ack|restore|report|annotate|draft`, through the API."""
+"""`hotline incident list|show|open|ack|restore|report|annotate|draft`, and the disputes
+`outages|exclude|include|annotate-outage`, through the collector's API."""
 
 from __future__ import annotations
 
@@ -45,6 +46,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     note.add_argument("id")
     note.add_argument("--note", required=True)
     parsers.append(note)
+    outages = sub.add_parser("outages", help="list outages (ids for exclude/annotate-outage)")
+    outages.add_argument("--component")
+    outages.add_argument("--from", dest="since", help="ISO 8601 with offset")
+    outages.add_argument("--to", dest="until", help="ISO 8601 with offset")
+    parsers.append(outages)
+    exclude = sub.add_parser("exclude", help="exclude a disputed outage from fault time")
+    exclude.add_argument("outage")
+    exclude.add_argument("--reason", required=True)
+    exclude.add_argument("--approved-by", required=True, help="who approved (e.g. the center)")
+    parsers.append(exclude)
+    include = sub.add_parser("include", help="lift an outage's exclusion")
+    include.add_argument("outage")
+    include.add_argument("--reason", required=True)
+    parsers.append(include)
+    onote = sub.add_parser("annotate-outage", help="add a note to an outage (audit trail)")
+    onote.add_argument("outage")
+    onote.add_argument("--note", required=True)
+    parsers.append(onote)
     draft = sub.add_parser("draft", help="write a Markdown skeleton of the 书面报告")
     draft.add_argument("id")
     draft.add_argument("-o", "--output", help="file to write (default: stdout)")
@@ -97,6 +116,32 @@ def run(args: argparse.Namespace) -> int:
                     "detected_at": args.detected_at,
                 }
                 print(client.call("POST", "/api/v1/incidents", json=body)["id"])
+            elif args.action == "outages":
+                params = {
+                    k: v
+                    for k, v in (
+                        ("component", args.component), ("from", args.since), ("to", args.until)
+                    )
+                    if v
+                }  # fmt: skip
+                for o in client.call("GET", "/api/v1/outages", params=params)["outages"]:
+                    excluded = " EXCLUDED" if o.get("excluded") else ""
+                    print(
+                        f"{o['id']}  {o['kind']}  {o['start']} → {o['end'] or 'ongoing'}  "
+                        f"{o.get('reason', '')}{excluded}"
+                    )
+            elif args.action in ("exclude", "include", "annotate-outage"):
+                from urllib.parse import quote
+
+                path = f"/api/v1/outages/{quote(args.outage, safe='@')}"
+                if args.action == "exclude":
+                    body = {"reason": args.reason, "approved_by": args.approved_by}
+                    client.call("POST", f"{path}/exclude", json=body)
+                elif args.action == "include":
+                    client.call("DELETE", f"{path}/exclude", params={"reason": args.reason})
+                else:
+                    client.call("POST", f"{path}/annotate", json={"note": args.note})
+                print(f"{args.outage}: {args.action} recorded")
             elif args.action in ("ack", "restore", "report", "annotate"):
                 body = {}
                 if args.action == "restore" and args.at:

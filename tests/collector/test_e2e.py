@@ -177,6 +177,11 @@ async def test_stopping_kamailio_gives_an_outage_from_the_first_failed_sample_an
     assert report.returncode == 0, report.stderr
     listed = collector_proc.cli("incident", "list")
     assert inc["id"] in listed.stdout and "restored" in listed.stdout
+    excluded = collector_proc.cli(
+        "incident", "exclude", o["id"], "--reason", "carrier fault", "--approved-by", "center-li"
+    )
+    assert excluded.returncode == 0, excluded.stderr
+    assert "EXCLUDED" in collector_proc.cli("incident", "outages", "--component", "ivr-1").stdout
     month = inc["detected_at"][:7]
     scored = subprocess.run(
         [sys.executable, "-m", "hotline", "score", "--collector", collector_proc.url,
@@ -188,6 +193,7 @@ async def test_stopping_kamailio_gives_an_outage_from_the_first_failed_sample_an
     report = json.loads(scored.stdout)
     assert report["month"] == month
     assert report["items"]["fault_response"]["evidence"]["counted"] >= 1
+    assert "excluded" in {f["type"] for f in report["flags"]}
 
 
 async def test_outage_inside_a_maintenance_window_is_maintenance_not_fault(
