@@ -228,7 +228,19 @@ class InfluxStore:
             if self._prepared:
                 return
             if self.create:
-                await self._create_database()
+                try:
+                    await self._create_database()
+                except InfluxError as exc:
+                    if exc.retryable:  # not reachable: try again before the next write
+                        raise
+                    # refused (a user without ALL PRIVILEGES, or 2.x/3.x): someone prepared
+                    # it, or writes will say what is missing
+                    log.warning(
+                        "InfluxDB %s: cannot create the database and retention policies (%s); "
+                        "using them as they are",
+                        self.target.display,
+                        exc,
+                    )
             self._prepared = True
 
     async def _create_database(self) -> None:

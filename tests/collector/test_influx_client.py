@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -160,3 +161,28 @@ async def test_large_answers_arrive_in_chunks_and_are_merged(
     assert rows(one)[0]["count"] == 25_000 and rows(two) == [{"name": "m"}]
     await client.aclose()
     await asyncio.sleep(0)
+
+
+async def test_a_user_without_admin_rights_writes_into_a_prepared_database(
+    influxd_factory: Callable[..., Influxd],  # noqa: F811
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = influxd_factory(auth=True)
+    admin_url = server.store_url("prepared").replace("influxdb://", "influxdb://root:rootpw@")
+    admin = InfluxClient(parse_url(server.store_url("_internal"), env={}))
+    await admin.query("CREATE USER root WITH PASSWORD 'rootpw' WITH ALL PRIVILEGES", write=True)
+    await admin.aclose()
+    prepare = InfluxStore.from_url(admin_url, state_dir=tmp_path / "admin")
+    await prepare.open()  # the admin creates the database and the policies once
+    await prepare._client.query("CREATE USER writer WITH PASSWORD 'w'", write=True)
+    await prepare._client.query('GRANT ALL ON "prepared" TO "writer"', write=True)
+    await prepare.close()
+    url = server.store_url("prepared").replace("influxdb://", "influxdb://writer:w@")
+    store = InfluxStore.from_url(url, state_dir=tmp_path / "writer")
+    await store.open()  # CREATE DATABASE is refused (403): used as it is
+    assert "cannot create the database" in caplog.text and "w@" not in caplog.text
+    sample = Sample("a1", "ivr-1", "ivr", "sip", int(time.time() * 1000), True, "ok")
+    assert await store.append_samples("a1", None, [sample])
+    assert await store.read_samples(0, 2**50) == [sample]
+    await store.close()
