@@ -317,6 +317,9 @@ class Engine:
                 continue
             target = state.no_data if o.kind is IntervalKind.NO_DATA else state.outages
             target[o.id] = replace(o, excluded=None)
+            if o.kind is IntervalKind.NO_DATA and o.end is None:
+                # silent since before the replayed samples: anchor the gap at its start
+                _cover(state.coverage, o.start - 1, o.start, 0)
 
     def register(self, component: str, system: str) -> None:
         self._components.setdefault(component, _ComponentState(system))

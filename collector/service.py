@@ -109,10 +109,12 @@ class Collector:
             self.engine.register(c.id, c.system)
         self.windows = await self.store.windows()
         horizon = now - int(self.config.rebuild_hours * 3_600_000)
-        recent = await self.store.read_outages(since=horizon, kind=None)
+        recent = await self.store.read_outages(since=horizon)  # down, overlapping the horizon
         since = min([o.start for o in recent] + [horizon])
         known = [
-            o for o in await self.store.read_outages(since=since, kind=None) if o.start >= since
+            o
+            for o in await self.store.read_outages(since=since, kind=None)
+            if o.start >= since or (o.kind is IntervalKind.NO_DATA and o.end is None)
         ]
         self.engine.known(known)
         incidents = await self.store.incidents(open_only=True)

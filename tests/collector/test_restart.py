@@ -108,3 +108,23 @@ async def test_a_component_registered_meanwhile_with_another_system_is_rejected(
     assert result.accepted == 1
     assert [(r["index"], r["field"]) for r in second.rejected] == [(1, "system")]
     await c.stop()
+
+
+async def test_silence_older_than_the_replayed_history_closes_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    clock = Clock(T0)
+    first = await started(tmp_path, clock)
+    await first.ingest(batch(first, "++", T0 - 20 * S))
+    clock.now = T0 + 60 * S
+    await first.tick()
+    [gap] = await first.store.read_outages(kind=IntervalKind.NO_DATA)
+    await first.store.close()
+
+    clock.now = T0 + 2 * 86_400 * S  # two days later: beyond the 24 h replay
+    second = await started(tmp_path, clock)
+    await second.tick()
+    await second.ingest(batch(second, "+", clock.now - 5 * S))
+    [closed] = await second.store.read_outages(kind=IntervalKind.NO_DATA)
+    assert (closed.id, closed.start, closed.end) == (gap.id, T0, clock.now - 5 * S)
+    await second.stop()
