@@ -107,6 +107,8 @@ class IncidentTracker:
                     self._outages[oid] = by_id[oid]
                     if by_id[oid].end is not None:
                         self._ended.add(oid)
+                else:  # every open outage is given, so this one ended (before the replay)
+                    self._ended.add(oid)
 
     def deadline_told(self, incident_id: str, measure: str) -> None:
         """A `deadline_passed` already on the timeline (after a restart): not again."""
@@ -195,7 +197,8 @@ class IncidentTracker:
             if o.id not in inc.outage_ids:
                 continue
             if all(oid in self._ended for oid in inc.outage_ids):
-                end = max(self._outages[oid].end or 0 for oid in inc.outage_ids)
+                ends = (self._outages[oid].end for oid in inc.outage_ids if oid in self._outages)
+                end = max((e for e in ends if e is not None), default=o.end or 0)
                 changes.extend(self._restore(inc, end, None))
         return changes
 

@@ -133,3 +133,15 @@ def test_response_and_restoration_deadlines_pass_once_each() -> None:
     changes = t.tick([], T0 + 20 * S + 7201 * S)
     assert [e.detail["deadline"] for e in changes.events] == ["restoration"]
     assert [e.type for e in changes.events] == [EventType.DEADLINE_PASSED]
+
+
+def test_reloaded_incident_restores_when_its_last_outage_ends() -> None:
+    from collector.model import Incident
+
+    inc = Incident("INC-1", ("ivr-1", "ivr-2"), "P2", T0, outage_ids=("ivr-1@1", "ivr-2@2"))
+    still_open = Outage("ivr-2@2", "ivr-2", T0, None)
+    t = tracker()
+    t.load([inc], ["INC-1"], [still_open])  # ivr-1@1 ended long ago: not among the given
+    changes = t.on_events([ended(Outage("ivr-2@2", "ivr-2", T0, T0 + 99 * S))], [], T0)
+    [restored] = changes.incidents
+    assert restored.restored_at == T0 + 99 * S
