@@ -10,7 +10,8 @@ or down; a background task drains the buffer to `/write` in order, in gzip batch
 Reads flush the buffer first (everything written before the read is in InfluxDB), then ask
 InfluxQL, so they are exact even with a backlog; while InfluxDB is down they fail after
 `read_timeout` seconds with a `StoreError` naming the backlog. The schema is in
-`collector.store.influx_schema`.
+`collector.store.influx_schema`, retention in `collector.store.influx_retention`, the HTTP
+client in `collector.store.influx_client`.
 
 On InfluxDB 1.x `open()` creates the database and both retention policies (and fixes their
 durations); with a token (2.x/3.x) or `create=false` it creates nothing: the README gives
@@ -47,6 +48,7 @@ from collector.model import (
     Sample,
     TimelineEntry,
 )
+from collector.store import influx_retention
 from collector.store import influx_schema as schema
 from collector.store.base import StoreError
 from collector.store.influx_client import (
@@ -62,10 +64,8 @@ from collector.store.influx_client import (
 log = logging.getLogger(__name__)
 
 MS = schema.MS
-_MIN_TIME = -9_223_372_036_854_775_806  # InfluxDB's time range
-_MAX_TIME = 9_223_372_036_854_775_806
-_DAY = 86_400_000
-_SLICE_NS = 15 * 60 * 1_000_000_000  # retention reads raw samples 15 minutes at a time
+_MIN_TIME, _MAX_TIME = schema.MIN_TIME, schema.MAX_TIME
+_ns = schema.ns
 _RETENTION_DROP = re.compile(r"^partial write: points beyond retention policy dropped=(\d+)$")
 
 _LOCAL_SCHEMA = """
@@ -78,12 +78,6 @@ CREATE TABLE IF NOT EXISTS influx_components (
 );
 CREATE TABLE IF NOT EXISTS influx_meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL)
 """
-
-
-def _ns(ms: Millis | None, default: int) -> int:
-    if ms is None:
-        return default
-    return max(_MIN_TIME, min(_MAX_TIME, ms * MS))
 
 
 def default_buffer_path(target: InfluxTarget, state_dir: str | Path) -> Path:
@@ -529,186 +523,9 @@ class InfluxStore:
         then delete the expired records' every version by its exact time."""
         try:
             async with self._buffer.exclusive(self.read_timeout):
-                return await self._retention(raw_before, keep_before)
+                return await influx_retention.apply(self, raw_before, keep_before)
         except BufferTimeout as exc:
             raise StoreError(f"InfluxDB {self.target.display} not reachable: {exc}") from None
-
-    async def _query_rows(self, statement: str) -> list[dict[str, Any]]:
-        [result] = await self._client.query(statement)
-        return rows(result)
-
-    async def _fit_policies(self, raw_before: Millis, keep_before: Millis) -> None:
-        """Lengthen the retention policies when the collector keeps data longer than they do
-        (2 days of slack for raw samples, 30 for records: retention runs every few hours and
-        InfluxDB drops whole shards)."""
-        if not self.create:
-            return
-        now = time.time_ns() // MS - 3_600_000  # the caller's clock read a moment ago
-        raw = -(-(now - raw_before) // _DAY) + 2
-        keep = max(400, -(-(now - keep_before) // _DAY)) + 30
-        changed = False
-        if self.rp_raw_days is not None and raw > self.rp_raw_days:
-            self.rp_raw_days, changed = raw, True
-        if self.rp_keep_days is not None and keep > self.rp_keep_days:
-            self.rp_keep_days, changed = keep, True
-        if changed:
-            self._prepared = False
-            await self._prepare()
-
-    async def _retention(self, raw_before: Millis, keep_before: Millis) -> RetentionResult:
-        await self._fit_policies(raw_before, keep_before)
-        raw_end = _ns(raw_before, _MAX_TIME)
-        rolled = deleted = 0
-        sample = self._from(self.rp_raw, "sample")
-        first = await self._query_rows(f'SELECT first("ok") {sample} WHERE time < {raw_end}')
-        start = first[0]["time"] - first[0]["time"] % _SLICE_NS if first else raw_end
-        if not self._deletes_work:  # old samples stay: skip what earlier runs rolled up
-            start = max(start, await self._buffer.run(self._meta, "rolled_until", _MIN_TIME))
-        while start < raw_end:  # in slices, so a long backlog never sits in memory at once
-            end = min(start + _SLICE_NS, raw_end)
-            old = await self._query_rows(
-                f'SELECT "ok", "count", "latency_ms", "component" {sample} '
-                f"WHERE time >= {start} AND time < {end}"
-            )
-            rolled += sum(int(r.get("count") or 1) for r in old)
-            deleted += len(old)
-            parts = schema.rollup_samples(old)
-            if parts:
-                body = lp.lines(schema.rollup_line(r, t) for r, t in parts.values())
-                await self._client.write(body, rp=self.rp_keep)
-            start = end
-        statements = [f"DELETE FROM sample WHERE time < {raw_end}"] if deleted else []
-
-        keep_end = _ns(keep_before, _MAX_TIME)
-        old_rollups = await self._query_rows(
-            f"SELECT * {self._from(self.rp_keep, 'rollup')} WHERE time < {keep_end}"
-        )
-        rollups_deleted = len(
-            {(r["component"], schema.rollup_from_row(r).minute) for r in old_rollups}
-        )
-        if old_rollups:
-            statements.append(f"DELETE FROM rollup WHERE time < {keep_end}")
-
-        # records: every version of each expired record, deleted by its exact time
-        versions: list[tuple[str, int]] = []
-        records = 0
-        outages = await self._query_rows(f"SELECT * {self._from(self.rp_keep, 'outage')}")
-        latest = schema.latest(outages)
-        expired = {
-            oid for oid, r in latest.items() if r.get("end") is not None and r["end"] < keep_before
-        }
-        records += len(expired)
-        versions += [("outage", r["time"]) for r in outages if r.get("id") in expired]
-        exclusions = await self._query_rows(f"SELECT * {self._from(self.rp_keep, 'exclusion')}")
-        versions += [("exclusion", r["time"]) for r in exclusions if r.get("outage_id") in expired]
-
-        incidents = await self._query_rows(f"SELECT * {self._from(self.rp_keep, 'incident')}")
-        latest = schema.latest(incidents)
-        gone = {
-            iid
-            for iid, r in latest.items()
-            if r.get("restored_at") is not None and r["restored_at"] < keep_before
-        }
-        records += len(gone)
-        versions += [("incident", r["time"]) for r in incidents if r.get("id") in gone]
-        if gone:
-            timeline = await self._query_rows(f"SELECT * {self._from(self.rp_keep, 'timeline')}")
-            versions += [("timeline", r["time"]) for r in timeline if r["incident_id"] in gone]
-
-        windows = await self._query_rows(f"SELECT * {self._from(self.rp_keep, 'window')}")
-        latest = schema.latest(windows)
-        ended = {
-            wid for wid, r in latest.items() if r.get("rrule") is None and r["end"] < keep_before
-        }
-        records += len(ended)
-        versions += [("window", r["time"]) for r in windows if r.get("id") in ended]
-
-        audit = await self._query_rows(
-            f'SELECT * {self._from(self.rp_keep, "audit")} WHERE "ts" < {int(keep_before)}'
-        )
-        records += len(audit)
-        versions += [("audit", r["time"]) for r in audit]
-
-        statements += [f"DELETE FROM {quote_ident(m)} WHERE time = {t}" for m, t in versions]
-        if statements and not await self._delete(statements):
-            deleted = rollups_deleted = records = 0
-
-        def forget(db: sqlite3.Connection = self._buffer.connection) -> None:
-            db.execute("DELETE FROM influx_batches WHERE received_at < ?", (raw_before,))
-            db.execute("INSERT OR REPLACE INTO influx_meta VALUES ('rolled_until', ?)", (raw_end,))
-
-        await self._buffer.run(forget)
-        await self._refresh_live({"outage": expired, "exclusion": expired, "incident": gone,
-                                  "window": ended})  # fmt: skip
-        return RetentionResult(rolled, deleted, rollups_deleted, records)
-
-    def _meta(self, key: str, default: int) -> int:
-        row = self._buffer.connection.execute(
-            "SELECT v FROM influx_meta WHERE k = ?", (key,)
-        ).fetchone()
-        return default if row is None else row[0]
-
-    async def _delete(self, statements: list[str]) -> bool:
-        """Run InfluxQL DELETEs; False when this InfluxDB does not run them (2.x and 3.x
-        answer InfluxQL queries only): expired data then stays until the retention policy
-        (bucket retention) drops it, and rolled-up samples are remembered locally."""
-        if not self._deletes_work:
-            return False
-        try:
-            for i in range(0, len(statements), 200):
-                await self._client.query("; ".join(statements[i : i + 200]), write=True)
-        except InfluxError as exc:
-            if exc.retryable:
-                raise
-            log.warning(
-                "InfluxDB %s refused DELETE (%s): retention leaves expired data to InfluxDB's "
-                "own retention from now on",
-                self.target.display,
-                exc,
-            )
-            self._deletes_work = False
-            return False
-        return True
-
-    async def _refresh_live(self, expired: dict[str, set[str]]) -> None:
-        """Write the latest version of every live record again when it is older than half its
-        retention policy, so InfluxDB's own expiry never drops a record the collector keeps
-        (components, open outages, recurring windows, heartbeats of quiet agents…)."""
-        now = time.time_ns()
-        plans: list[tuple[str, str, str, int | None, Callable[[dict[str, Any], int], str]]] = [
-            ("component", "component", self.rp_keep, self.rp_keep_days, _component_again),
-            ("outage", "id", self.rp_keep, self.rp_keep_days, _outage_again),
-            ("exclusion", "outage_id", self.rp_keep, self.rp_keep_days, _exclusion_again),
-            ("window", "id", self.rp_keep, self.rp_keep_days, _window_again),
-            ("incident", "id", self.rp_keep, self.rp_keep_days, _incident_again),
-            ("heartbeat", "agent", self.rp_raw, self.rp_raw_days, _heartbeat_again),
-        ]
-        for measurement, id_field, rp, days, again in plans:
-            if days is None and self.refresh_after_ms is None:
-                continue
-            age_ns = (
-                self.refresh_after_ms if self.refresh_after_ms is not None else days * _DAY // 2
-            ) * MS
-            statement = f"SELECT * {self._from(rp, measurement)}"
-            if measurement == "heartbeat":  # many versions: ask for the latest only
-                statement += " GROUP BY agent ORDER BY time DESC LIMIT 1"
-            found = await self._query_rows(statement)
-            skip = expired.get(measurement, set())
-            stale = [
-                r
-                for rid, r in schema.latest(found, id_field).items()
-                if r["time"] <= now - age_ns and rid not in skip
-            ]
-            if not stale:
-                continue
-
-            def versions(n: int = len(stale)) -> list[int]:
-                return [self._next_version() for _ in range(n)]
-
-            body = lp.lines(
-                again(r, v) for r, v in zip(stale, await self._buffer.run(versions), strict=True)
-            )
-            await self._client.write(body, rp=rp)
 
 
 def _sum_parts(parts: Iterable[Rollup]) -> list[Rollup]:
@@ -717,27 +534,3 @@ def _sum_parts(parts: Iterable[Rollup]) -> list[Rollup]:
         k = (r.minute, r.component)
         merged[k] = schema.merge_rollups(merged[k], r) if k in merged else r
     return [merged[k] for k in sorted(merged)]
-
-
-def _component_again(row: dict[str, Any], version: int) -> str:
-    return schema.component_line(schema.component_from_row(row), version)
-
-
-def _outage_again(row: dict[str, Any], version: int) -> str:
-    return schema.outage_line(schema.outage_from_row(row, None), version)
-
-
-def _exclusion_again(row: dict[str, Any], version: int) -> str:
-    return schema.exclusion_line(row["outage_id"], schema.exclusion_from_row(row), version)
-
-
-def _window_again(row: dict[str, Any], version: int) -> str:
-    return schema.window_line(schema.window_from_row(row), version)
-
-
-def _incident_again(row: dict[str, Any], version: int) -> str:
-    return schema.incident_line(schema.incident_from_row(row), version)
-
-
-def _heartbeat_again(row: dict[str, Any], version: int) -> str:
-    return schema.heartbeat_line(schema.heartbeat_from_row(row), version)

@@ -41,6 +41,8 @@ from collector.model import (
 )
 
 MS = 1_000_000  # ns per ms
+MIN_TIME = -9_223_372_036_854_775_806  # InfluxDB's time range (ns)
+MAX_TIME = 9_223_372_036_854_775_806
 SUB_MS = 1_000_000  # disambiguators live below one millisecond
 
 RAW_MEASUREMENTS = ("sample", "heartbeat")
@@ -54,6 +56,13 @@ KEEP_MEASUREMENTS = (
     "audit",
     "rollup",
 )
+
+
+def ns(ms: int | None, default: int) -> int:
+    """Epoch ms as ns, clamped to InfluxDB's time range (`default` for None)."""
+    if ms is None:
+        return default
+    return max(MIN_TIME, min(MAX_TIME, ms * MS))
 
 
 def _json(value: Any) -> str:
