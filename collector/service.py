@@ -134,9 +134,9 @@ class Collector:
             ):
                 self.tracker.watch_maintenance(o)
         samples = await self.store.read_samples(since, now + DAY)
-        for i in range(0, len(samples), 5000):
-            changes = self.engine.ingest(samples[i : i + 5000], now)
-            await self._apply(changes, now)
+        # one call: chunks would show passing states (an outage reopened until the chunk that
+        # closes it) as changes to store and publish
+        await self._apply(self.engine.ingest(samples, now), now)
         await self._apply(self.engine.tick(now), now)
         log.info(
             "rebuilt from %d samples since %d; %d open incidents",
