@@ -39,6 +39,6 @@ async def test_unwritable_location_is_a_clear_store_error(tmp_path: Path) -> Non
     blocker = tmp_path / "file"
     blocker.write_text("")
     store = SqliteStore(blocker / "store.db")  # a directory that is a file
-    with pytest.raises(StoreError, match="store.db"):
+    with pytest.raises(StoreError, match=r"store\.db"):
         await store.open()
     await store.close()
