@@ -158,6 +158,8 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         value = request.query_params.get(name)
         if value is None or value == "":
             return None
+        # an unencoded "+08:00" arrives as " 08:00" (form encoding): take it as meant
+        value = _UNENCODED_PLUS.sub(r"+\1", value)
         try:
             return parse_instant(value)
         except ValueError as exc:
@@ -571,6 +573,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
     return app
 
 
+_UNENCODED_PLUS = re.compile(r"(?<=\d) (\d{2}(?::?\d{2})?)$")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 

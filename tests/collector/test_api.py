@@ -322,3 +322,13 @@ async def test_window_update_keeps_creation_and_audits_the_change(served: Served
     assert r.status_code == 404
     r = await served.operator.post("/api/v1/maintenance", json={**body, "rrule": "FREQ=SOMETIMES"})
     assert r.status_code == 400 and "RRULE" in r.json()["error"]
+
+
+async def test_outage_filters_accept_an_unencoded_plus_in_the_offset(served: Served) -> None:
+    await post(served, pattern("+---"))
+    start = format_instant(T0 - 3600 * S)
+    assert start.endswith("+08:00")
+    r = await served.agent.get(f"/api/v1/outages?from={start}&component=ivr-1")
+    assert r.status_code == 200 and len(r.json()["outages"]) == 1
+    r = await served.agent.get("/api/v1/outages", params={"from": "yesterday"})
+    assert r.status_code == 400 and r.json()["error"].startswith("from:")
