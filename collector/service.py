@@ -203,17 +203,19 @@ class Collector:
             await self.store.delete_outages(changes.deletes)
         if changes.upserts:
             await self.store.upsert_outages(changes.upserts)
-        await self._apply_incidents(self.tracker.on_events(changes.events, self.windows, now))
-        await self._publish(changes.events)
+        incidents = self.tracker.on_events(changes.events, self.windows, now)
+        await self._apply_incidents(incidents, publish=False)
+        await self._publish([*changes.events, *incidents.events])  # cause before consequence
 
-    async def _apply_incidents(self, changes: IncidentChanges) -> None:
+    async def _apply_incidents(self, changes: IncidentChanges, publish: bool = True) -> None:
         for inc in changes.incidents:
             await self.store.upsert_incident(inc)
         for entry in changes.timeline:
             await self.store.append_timeline(entry)
         for audit in changes.audit:
             await self.store.append_audit(audit)
-        await self._publish(changes.events)
+        if publish:
+            await self._publish(changes.events)
 
     async def _publish(self, events: Sequence[Event]) -> None:
         for ev in events:

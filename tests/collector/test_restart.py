@@ -128,3 +128,24 @@ async def test_silence_older_than_the_replayed_history_closes_after_a_restart(
     [closed] = await second.store.read_outages(kind=IntervalKind.NO_DATA)
     assert (closed.id, closed.start, closed.end) == (gap.id, T0, clock.now - 5 * S)
     await second.stop()
+
+
+async def test_subscribers_receive_outage_and_incident_events_in_order(tmp_path: Path) -> None:
+    from collector.engine import EventType
+
+    clock = Clock(T0)
+    c = await started(tmp_path, clock)
+    seen: list[tuple[EventType, str]] = []
+    c.subscribers.append(lambda ev: seen.append((ev.type, ev.component)))
+
+    async def async_subscriber(ev: object) -> None:
+        raise RuntimeError("a failing subscriber must not stop the others")
+
+    c.subscribers.append(async_subscriber)
+    await c.ingest(batch(c, "+---+", T0 - 50 * S))
+    ivr = [t for t, comp in seen if comp == "ivr-1"]
+    assert ivr[:2] == [EventType.OUTAGE_STARTED, EventType.OUTAGE_ENDED]
+    types = [t for t, _ in seen]
+    assert types.index(EventType.OUTAGE_STARTED) < types.index(EventType.INCIDENT_OPENED)
+    assert types.index(EventType.INCIDENT_OPENED) < types.index(EventType.INCIDENT_RESTORED)
+    await c.stop()
