@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,7 +176,7 @@ class InfluxClient:
             base_url=target.base_url,
             headers=headers,
             auth=auth,
-            verify=target.verify,
+            verify=_tls(target.verify),
             timeout=httpx.Timeout(target.timeout, connect=min(target.timeout, 3.0)),
         )
 
@@ -307,6 +308,18 @@ def quote_string(text: str) -> str:
 def quote_ident(name: str) -> str:
     """An InfluxQL identifier."""
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _tls(verify: bool | str) -> bool | ssl.SSLContext:
+    """`verify=PATH` trusts that CA file (or directory of CA files) instead of the system's."""
+    if isinstance(verify, bool):
+        return verify
+    try:
+        if Path(verify).is_dir():
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    except (OSError, ssl.SSLError) as exc:
+        raise StoreError(f"store URL option verify={verify}: cannot load CA: {exc}") from None
 
 
 def _error_message(response: httpx.Response) -> str:

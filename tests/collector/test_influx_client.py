@@ -80,6 +80,8 @@ def test_from_url_options_reach_the_store(tmp_path: Path) -> None:
     assert s._buffer.path == tmp_path / "b.db"
     with pytest.raises(StoreError, match="400 days"):
         InfluxStore.from_url(url.replace("rp_keep_days=0", "rp_keep_days=30"))
+    with pytest.raises(StoreError, match=r"verify=/nonexistent/ca\.pem: cannot load CA"):
+        InfluxStore.from_url(f"influxdb+https://h/x?verify=/nonexistent/ca.pem&buffer={tmp_path}/c")
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -186,3 +188,30 @@ async def test_a_user_without_admin_rights_writes_into_a_prepared_database(
     assert await store.append_samples("a1", None, [sample])
     assert await store.read_samples(0, 2**50) == [sample]
     await store.close()
+
+
+async def test_influxdb_over_tls_is_verified_against_the_given_ca(
+    influxd_factory: Callable[..., Influxd],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    server = influxd_factory(tls=True)
+    sample = Sample("a1", "ivr-1", "ivr", "sip", int(time.time() * 1000), True, "ok")
+    trusted = server.store_url("tls", verify=str(server.ca_file))
+    assert trusted.startswith("influxdb+https://")
+    store = InfluxStore.from_url(trusted, state_dir=tmp_path / "ok")
+    await store.open()
+    assert await store.ping()
+    assert await store.append_samples("a1", None, [sample])
+    assert await store.read_samples(0, 2**50) == [sample]
+    await store.close()
+
+    untrusted = InfluxStore.from_url(
+        server.store_url("tls"), state_dir=tmp_path / "no", read_timeout=0.5, close_timeout=0
+    )
+    await untrusted.open()
+    assert not await untrusted.ping()  # a self-signed certificate is not trusted by default
+    assert await untrusted.append_samples("a1", None, [sample])  # kept, not lost
+    with pytest.raises(StoreError, match="not reachable"):
+        await untrusted.read_samples(0, 2**50)
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.buffer_stats().last_error
+    await untrusted.close()

@@ -14,6 +14,7 @@ import http.client
 import itertools
 import os
 import signal
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -45,6 +46,9 @@ bind-address = "{host}:{rpc_port}"
   bind-address = "{host}:{http_port}"
   log-enabled = false
   auth-enabled = {auth}
+  https-enabled = {tls}
+  https-certificate = "{dir}/cert.pem"
+  https-private-key = "{dir}/key.pem"
 
 [ifql]
   enabled = false
@@ -63,10 +67,13 @@ bind-address = "{host}:{rpc_port}"
 class Influxd:
     """One influxd process with its own directories and ports."""
 
-    def __init__(self, workdir: str | Path, program: str = PROGRAM, *, auth: bool = False) -> None:
+    def __init__(
+        self, workdir: str | Path, program: str = PROGRAM, *, auth: bool = False, tls: bool = False
+    ) -> None:
         self.workdir = Path(workdir)
         self.program = program
         self.auth = auth  # [http] auth-enabled: create the first admin user before anything
+        self.tls = tls  # HTTPS with a self-signed certificate for 127.0.0.1 (`ca_file`)
         self.http_port = 0
         self.rpc_port = 0
         self.proc: subprocess.Popen[bytes] | None = None
@@ -74,11 +81,16 @@ class Influxd:
 
     @property
     def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.http_port}"
+        return f"{'https' if self.tls else 'http'}://{LOOPBACK}:{self.http_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.workdir / "cert.pem"
 
     def store_url(self, database: str, **options: str) -> str:
         query = "&".join(f"{k}={v}" for k, v in options.items())
-        return f"influxdb://{LOOPBACK}:{self.http_port}/{database}" + (f"?{query}" if query else "")
+        scheme = "influxdb+https" if self.tls else "influxdb"
+        return f"{scheme}://{LOOPBACK}:{self.http_port}/{database}" + (f"?{query}" if query else "")
 
     def new_database_name(self, prefix: str = "t") -> str:
         """A database name no other test on this server uses."""
@@ -108,8 +120,11 @@ class Influxd:
                 http_port=self.http_port,
                 dir=self.workdir,
                 auth="true" if self.auth else "false",
+                tls="true" if self.tls else "false",
             )
         )
+        if self.tls and not self.ca_file.exists():
+            _self_signed(self.workdir)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [self.program, "run", "-config", str(self.config_path)],
@@ -130,7 +145,12 @@ class Influxd:
         raise RuntimeError(f"influxd not answering /ping after {timeout:g} s: {self._log_tail()}")
 
     def ping(self) -> bool:
-        conn = http.client.HTTPConnection(LOOPBACK, self.http_port, timeout=1)
+        conn: http.client.HTTPConnection
+        if self.tls:
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+            conn = http.client.HTTPSConnection(LOOPBACK, self.http_port, timeout=1, context=context)
+        else:
+            conn = http.client.HTTPConnection(LOOPBACK, self.http_port, timeout=1)
         try:
             conn.request("GET", "/ping")
             return conn.getresponse().status == 204
@@ -174,6 +194,44 @@ class Influxd:
         self.stop()
 
 
+def _self_signed(directory: Path) -> None:
+    """cert.pem (also the CA to trust) and key.pem for 127.0.0.1, valid for a day."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hotline influxd test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
 @pytest.fixture(scope="session")
 def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
     """One influxd for the session; each test makes its own database on it."""
@@ -190,8 +248,8 @@ def influxd_factory(tmp_path: Path) -> Iterator[Callable[..., Influxd]]:
     program = require_program(PROGRAM, WHY)
     servers: list[Influxd] = []
 
-    def make(auth: bool = False) -> Influxd:
-        server = Influxd(tmp_path / f"influxd{len(servers)}", program, auth=auth).start()
+    def make(auth: bool = False, tls: bool = False) -> Influxd:
+        server = Influxd(tmp_path / f"influxd{len(servers)}", program, auth=auth, tls=tls).start()
         servers.append(server)
         return server
 
