@@ -305,6 +305,39 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         return _json(await collector.facts(month))
 
     @endpoint("read")
+    async def rollups(request: Request, who: Principal | None) -> Response:
+        """
+        summary: Per-minute result counts and latency per component (?component=&from=&to=),
+          kept after raw samples expire
+        """
+        since, until = instant_param(request, "from"), instant_param(request, "to")
+        if since is None or until is None:
+            raise HTTPError(400, "from, to: both required (ISO 8601 with offset)")
+        if until - since > 31 * 86_400_000:
+            raise HTTPError(400, "to: at most 31 days after from")
+        rows = await collector.store.rollups(
+            since, until, request.query_params.get("component") or None
+        )
+        return _json(
+            {
+                "rollups": [
+                    {
+                        "component": r.component,
+                        "minute": format_instant(r.minute),
+                        "ok": r.ok,
+                        "failed": r.failed,
+                        "latency_ms": {
+                            "min": r.latency_min,
+                            "max": r.latency_max,
+                            "mean": r.latency_sum / r.latency_count if r.latency_count else None,
+                        },
+                    }
+                    for r in rows
+                ]
+            }
+        )
+
+    @endpoint("read")
     async def audit(request: Request, who: Principal | None) -> Response:
         """
         summary: The audit trail (?target=&from=&to=)
@@ -537,6 +570,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         Route("/api/v1/no_data", no_data, methods=["GET"]),
         Route("/api/v1/facts", facts, methods=["GET"]),
         Route("/api/v1/audit", audit, methods=["GET"]),
+        Route("/api/v1/rollups", rollups, methods=["GET"]),
         Route("/api/v1/maintenance", list_windows, methods=["GET"]),
         Route("/api/v1/maintenance", add_window, methods=["POST"]),
         Route("/api/v1/maintenance/{window_id}", get_window, methods=["GET"]),

@@ -332,3 +332,20 @@ async def test_outage_filters_accept_an_unencoded_plus_in_the_offset(served: Ser
     assert r.status_code == 200 and len(r.json()["outages"]) == 1
     r = await served.agent.get("/api/v1/outages", params={"from": "yesterday"})
     assert r.status_code == 400 and r.json()["error"].startswith("from:")
+
+
+async def test_rollups_keep_per_minute_counts_after_raw_samples_expire(served: Served) -> None:
+    await post(served, pattern("++-+", t0=T0 - 40 * 86_400 * S - 40 * S))  # 40 days, one minute
+    await served.collector.store.apply_retention(T0 - 30 * 86_400 * S, T0 - 400 * 86_400 * S)
+    r = await served.agent.get(
+        "/api/v1/rollups",
+        params={
+            "from": format_instant(T0 - 41 * 86_400 * S),
+            "to": format_instant(T0 - 39 * 86_400 * S),
+        },
+    )
+    [row] = r.json()["rollups"]
+    assert (row["component"], row["ok"], row["failed"]) == ("ivr-1", 3, 1)
+    assert row["latency_ms"]["mean"] == 2.5
+    r = await served.agent.get("/api/v1/rollups", params={"from": format_instant(T0)})
+    assert r.status_code == 400
