@@ -35,9 +35,10 @@ TOKEN = "bench-token"
 def make_results(n: int, components: int) -> list[dict]:
     t0 = (time.time_ns() // 1_000_000) - n * 10  # all in the recent past
     out = []
+    mid = n // components // 2
     for i in range(n):
         c = i % components
-        ok = not (c == 7 and 100 <= i // components < 105)  # one real outage on the way
+        ok = not (c == 7 and mid <= i // components < mid + 5)  # one real outage on the way
         out.append(
             {
                 "component": f"seat-{c:03d}",
