@@ -207,9 +207,15 @@ def _canonical(engine: Engine) -> list[tuple[str, int, int | None, int | None]]:
     down_after=st.integers(1, 4),
     up_after=st.integers(1, 3),
     chunk=st.integers(1, 5),
+    rule=st.sampled_from(["any", "all"]),
 )
 def test_out_of_order_arrival_gives_the_same_outages(
-    pattern: list[tuple[bool, int, int]], seed: int, down_after: int, up_after: int, chunk: int
+    pattern: list[tuple[bool, int, int]],
+    seed: int,
+    down_after: int,
+    up_after: int,
+    chunk: int,
+    rule: str,
 ) -> None:
     samples: list[Sample] = []
     t = T0
@@ -220,7 +226,9 @@ def test_out_of_order_arrival_gives_the_same_outages(
         else:
             samples.append(res(t, ok, probe=probe, count=count, until=t + (count - 1) * 10 * S))
         t += count * 10 * S + gap * S  # gaps over 5 s (the grace) are no-data intervals
-    cfg = EngineConfig(down_after=down_after, up_after=up_after, silence_grace=5)
+    cfg = EngineConfig(
+        down_after=down_after, up_after=up_after, silence_grace=5, component_rule=rule
+    )
     in_order = Engine(cfg)
     in_order.ingest(samples, now=t)
     shuffled = samples[:]
