@@ -416,8 +416,8 @@ class InfluxStore:
 
     async def components(self) -> list[Component]:
         found = await self._select(f"SELECT * {self._from(self.rp_keep, 'component')}")
-        newest = schema.latest(found, "component")
-        return [schema.component_from_row(newest[c]) for c in sorted(newest)]
+        first = schema.earliest(found, "component")
+        return [schema.component_from_row(first[c]) for c in sorted(first)]
 
     async def _outages(self) -> list[Outage]:
         latest = await self._latest("outage", "id")

@@ -198,9 +198,12 @@ async def _refresh_live(store: InfluxStore, expired: dict[str, set[str]]) -> Non
             statement += " GROUP BY agent ORDER BY time DESC LIMIT 1"
         found = await _query_rows(store, statement)
         skip = expired.get(measurement, set())
+        newest = schema.latest(found, id_field)
+        # a component's first registration is its record: that is what is written again
+        content = schema.earliest(found, id_field) if measurement == "component" else newest
         stale = [
-            r
-            for rid, r in schema.latest(found, id_field).items()
+            content[rid]
+            for rid, r in newest.items()
             if r["time"] <= now - age_ns and rid not in skip
         ]
         if not stale:
@@ -213,6 +216,16 @@ async def _refresh_live(store: InfluxStore, expired: dict[str, set[str]]) -> Non
             again(r, v) for r, v in zip(stale, await store._buffer.run(versions), strict=True)
         )
         await store._client.write(body, rp=rp)
+        if measurement == "component":  # the copy is now the only registration
+            rewritten = {r[id_field] for r in stale}
+            await _delete(
+                store,
+                [
+                    f"DELETE FROM {quote_ident(measurement)} WHERE time = {r['time']}"
+                    for r in found
+                    if r[id_field] in rewritten
+                ],
+            )
 
 
 def _component_again(row: dict[str, Any], version: int) -> str:

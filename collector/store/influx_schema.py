@@ -339,6 +339,18 @@ def latest(rows: Iterable[Mapping[str, Any]], id_field: str = "id") -> dict[str,
     return {k: dict(v) for k, v in newest.items() if not v.get("deleted")}
 
 
+def earliest(rows: Iterable[Mapping[str, Any]], id_field: str) -> dict[str, dict[str, Any]]:
+    """The first version of every record, by id: for records written once and never changed
+    (a component's registration), so a second registration — possible only when the
+    collector lost its local state — never replaces the first."""
+    oldest: dict[str, Mapping[str, Any]] = {}
+    for row in rows:
+        rid = row.get(id_field)
+        if rid is not None and (rid not in oldest or row["time"] < oldest[rid]["time"]):
+            oldest[rid] = row
+    return {k: dict(v) for k, v in oldest.items()}
+
+
 # -- rollups ---------------------------------------------------------------------------------
 def rollup_line(r: Rollup, time_ns: int) -> str:
     return lp.line(

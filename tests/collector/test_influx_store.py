@@ -15,6 +15,7 @@ import pytest
 
 from collector.model import (
     AuditEntry,
+    Component,
     Exclusion,
     Heartbeat,
     Incident,
@@ -269,3 +270,24 @@ async def test_retention_policies_are_created_and_follow_the_collectors_retentio
         "hotline_keep": "12720h0m0s",
     }
     await store.close()
+
+
+async def test_a_component_keeps_its_first_registration_even_after_local_state_is_lost(
+    influxd: Influxd, tmp_path: Path
+) -> None:
+    url = influx_url(influxd, influxd.new_database_name())
+    first = InfluxStore.from_url(url, state_dir=tmp_path / "before")
+    await first.open()
+    await first.append_samples("a1", "b1", [Sample("a1", "ivr-1", "ivr", "sip", T0, True, "ok")])
+    await first.close()
+    again = InfluxStore.from_url(url, state_dir=tmp_path / "after")  # a fresh buffer file
+    await again.open()
+    late = Sample("a2", "ivr-1", "ivr", "snmp", T0 - MIN, True, "ok")
+    await again.append_samples("a2", "b1", [late])
+    want = [Component("ivr-1", "ivr", T0, "a1")]
+    assert await again.components() == want
+    again.refresh_after_ms = 0  # rewritten as first registered, the other versions deleted
+    await again.apply_retention(0, 0)
+    assert await again.components() == want
+    assert len(await again._select(f"SELECT * {again._from(again.rp_keep, 'component')}")) == 1
+    await again.close()
