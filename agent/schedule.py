@@ -189,8 +189,10 @@ class Scheduler:
 
     async def shutdown(self, timeout: float) -> None:
         """Stop scheduling; give running checks `timeout` seconds to finish, then cancel them."""
+        # Pause first: apscheduler's shutdown cancels running jobs, which would throw away
+        # results of probes that already ran. Let them finish into the spool, then shut down.
         if self._aps.running:
-            self._aps.shutdown(wait=False)
+            self._aps.pause()
         running = [t for t in self._running if not t.done()]
         if running:
             _, pending = await asyncio.wait(running, timeout=timeout)
@@ -198,6 +200,8 @@ class Scheduler:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1.0)
+        if self._aps.running:
+            self._aps.shutdown(wait=False)
 
     def _on_event(self, event: JobEvent) -> None:
         if event.code == EVENT_JOB_SUBMITTED:

@@ -104,9 +104,11 @@ class Agent:
         shipper_task = self._tasks[0]
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        _, stuck = await asyncio.wait(self._tasks, timeout=5.0)
+        for task in stuck:
+            log.error("%s did not stop when asked; going on without it", task.get_name())
         assert self.shipper is not None
-        if not shipper_task.cancelled() and shipper_task.exception() is not None:
+        if shipper_task.done() and not shipper_task.cancelled() and shipper_task.exception():
             log.error("shipper stopped: %r", shipper_task.exception())
         empty = await self.shipper.flush(self.config.flush_timeout)
         stats = self.spool.stats()

@@ -102,7 +102,8 @@ class Shipper:
             if batch is None:
                 return True
             try:
-                delay = await asyncio.wait_for(self._ship(batch), remaining)
+                async with asyncio.timeout(remaining):  # not wait_for: see Spool.wait_for_data
+                    delay = await self._ship(batch)
             except TimeoutError:
                 return False
             if delay:

@@ -149,7 +149,10 @@ class Spool:
         """Wait until something is put (or `timeout` passes)."""
         self._data.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._data.wait(), timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # races with the event being set, and the shipper would never stop.
+            async with asyncio.timeout(timeout):
+                await self._data.wait()
 
     async def take_batch(self, agent: str, max_items: int, max_bytes: int) -> Batch | None:
         """The batch being sent (the same id and rows after a failure or restart), or a new one
