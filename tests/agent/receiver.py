@@ -10,12 +10,15 @@ The standard library's ThreadingHTTPServer is enough here and keeps the test dep
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+from tests.peers.http import _self_signed  # the probes' HTTPS peer makes the same certificate
 from tests.peers.net import LOOPBACK, free_port
 
 
@@ -66,10 +69,19 @@ class _Handler(BaseHTTPRequestHandler):
 class Receiver:
     """Records batches and heartbeats; `url` is its base URL."""
 
-    def __init__(self, token: str = "test-token", port: int | None = None) -> None:
+    def __init__(
+        self, token: str = "test-token", port: int | None = None, tls_dir: Path | None = None
+    ) -> None:
         self.token = token
         self.port = port or free_port()
-        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.url = f"{'https' if tls_dir else 'http'}://{LOOPBACK}:{self.port}"
+        self.ca_file: str | None = None
+        self._context: ssl.SSLContext | None = None
+        if tls_dir is not None:  # HTTPS with a fresh self-signed certificate for 127.0.0.1
+            cert, key = _self_signed(tls_dir, 30)
+            self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._context.load_cert_chain(cert, key)
+            self.ca_file = str(cert)
         self.up = False
         self.status = 202  # answer for results
         self.delay = 0.0  # seconds to hold each answer
@@ -84,6 +96,8 @@ class Receiver:
 
     def start(self) -> Receiver:
         self._server = _Server((LOOPBACK, self.port), _Handler)
+        if self._context is not None:
+            self._server.socket = self._context.wrap_socket(self._server.socket, server_side=True)
         self._server.receiver = self
         self.up = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

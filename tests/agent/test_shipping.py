@@ -189,3 +189,63 @@ async def test_a_stalled_loop_counts_late_and_skipped_runs_and_reports_them(
             5,
             "health in a heartbeat",
         )
+
+
+async def test_tls_is_verified_by_default_and_a_ca_file_makes_it_trusted(
+    tmp_path: Path, tcp_target: TcpTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver = Receiver(token=TOKEN, tls_dir=tmp_path).start()
+    try:
+        targets = tcp_targets(("acd-1", tcp_target.port))
+        untrusted = write_config(tmp_path, receiver.url, targets, name="untrusted.yaml")
+        untrusted.write_text(
+            untrusted.read_text().replace("flush_timeout: 5", "flush_timeout: 0.5")
+        )
+        async with _running(untrusted) as agent:
+            await _until(lambda: "CERTIFICATE_VERIFY_FAILED" in caplog.text, 5, "TLS refusal")
+            assert agent.spool.stats().pending > 0
+        assert not receiver.batches and not receiver.heartbeats
+
+        trusted = write_config(
+            tmp_path,
+            receiver.url,
+            targets,
+            name="trusted.yaml",
+        )
+        trusted.write_text(
+            trusted.read_text().replace(
+                "token_env: HOTLINE_TEST_TOKEN}",
+                f"token_env: HOTLINE_TEST_TOKEN, ca_file: {receiver.ca_file}}}",
+            )
+        )
+        async with _running(trusted):  # the same spool: what waited is sent now
+            await _until(lambda: receiver.samples() >= 2, 5, "results over HTTPS")
+        assert receiver.unique_results()[0]["ts"] < receiver.unique_results()[-1]["ts"]
+    finally:
+        receiver.stop()
+
+
+async def test_a_full_spool_drops_the_oldest_and_the_heartbeat_reports_it(
+    tmp_path: Path, tcp_target: TcpTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver = Receiver(token=TOKEN)  # away at first
+    pairs = [(f"seat-{n}", tcp_target.port) for n in range(12)]
+    config = write_config(tmp_path, receiver.url, tcp_targets(*pairs, system="seat"))
+    config.write_text(
+        config.read_text().replace(
+            "spool: {path: spool.db}", "spool: {path: spool.db, max_bytes: 2000}"
+        )
+    )
+    try:
+        async with _running(config) as agent:
+            await _until(lambda: agent.spool.stats().dropped > 0, 5, "the cap reached")
+            assert agent.spool.stats().bytes <= 2000
+            receiver.start()
+            await _until(
+                lambda: any(h["spool"]["dropped"] > 0 for h in receiver.heartbeats),
+                5,
+                "dropped count in a heartbeat",
+            )
+    finally:
+        receiver.stop()
+    assert "over its cap" in caplog.text
