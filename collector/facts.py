@@ -2,7 +2,8 @@
 
 Outages are exported as recorded (the scorer clips them to the month and splits maintenance
 from fault); recurring windows are expanded into their occurrences in the month; no-data
-intervals still open end at `as_of`; components that a window or incident names but that never
+intervals still open end at `as_of`, and a component first seen mid-month has no data from the
+month's start until then; components that a window or incident names but that never
 reported are left out of it (the facts must only name known components). The audit trail of the
 month rides along under `audit` (unknown keys are ignored by the scorer).
 """
@@ -55,6 +56,16 @@ def build_facts(
             }
         out_outages.append(entry)
     out_no_data = []
+    # A component first heard of mid-month was not observed before: that time is no-data
+    # (shown as coverage) rather than silently counted as up. If it was really installed then,
+    # an operator says so with `since`.
+    for c in components:
+        if c.id != composite_id and lo < c.first_seen:
+            end = min(c.first_seen, as_of, hi)
+            if end > lo:
+                out_no_data.append(
+                    {"component": c.id, "start": format_instant(lo), "end": format_instant(end)}
+                )
     for o in no_data:
         end = o.end if o.end is not None else min(as_of, hi)
         if o.component not in known or end <= o.start:
