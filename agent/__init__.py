@@ -12,7 +12,7 @@ backoff, heartbeats).
 from agent.config import AgentConfig, Check, ConfigError, load_config
 from agent.health import Health
 from agent.service import Agent, run_once
-from agent.spool import Batch, Spool, SpoolStats
+from agent.spool import Batch, Spool, SpoolError, SpoolStats
 
 __all__ = [
     "Agent",
@@ -22,6 +22,7 @@ __all__ = [
     "ConfigError",
     "Health",
     "Spool",
+    "SpoolError",
     "SpoolStats",
     "load_config",
     "run_once",

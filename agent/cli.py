@@ -5,6 +5,7 @@
 - `--once` runs every check once and prints one JSON line per result (the collector's wire
   form); exits 0 when all are ok, 2 when any is not, 3 on a config error.
 - otherwise runs until SIGTERM (flushes the spool, exits 0); SIGHUP reloads the config.
+  Exits 3 on a config error (token included), 1 when the spool cannot be opened.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import sys
 
 EXIT_OK = 0
+EXIT_FAILURE = 1
 EXIT_NOT_OK = 2
 EXIT_USAGE = 3
 
@@ -71,8 +73,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK if all(r["ok"] for r in results) else EXIT_NOT_OK
 
     from agent.service import Agent
+    from agent.spool import SpoolError
 
     async def _main() -> int:
         return await Agent(args.config, config).run()
 
-    return asyncio.run(_main())
+    try:
+        return asyncio.run(_main())
+    except SpoolError as exc:
+        print(f"hotline agent: {exc}", file=sys.stderr)
+        return EXIT_FAILURE

@@ -31,6 +31,14 @@ def heartbeat_body(
     return body
 
 
+def prime_host_metrics() -> None:
+    """psutil's first cpu_percent(None) has nothing to compare with and says 0.0: call it once
+    at start so the first heartbeat's figure is real."""
+    import psutil
+
+    psutil.cpu_percent(interval=None)
+
+
 def host_metrics(disk_path: str) -> dict[str, float]:
     """CPU (since the previous call), memory, the spool disk and the 1-minute load."""
     import psutil

@@ -184,6 +184,7 @@ class Scheduler:
         if not keep_state:
             self._checks.pop(key, None)
             self._previous.pop(key, None)
+        self._scheduled.pop(job_id(key), None)
         with contextlib.suppress(JobLookupError):  # already gone
             self._aps.remove_job(job_id(key))
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from agent.config import AgentConfig, Check, ConfigError, load_config
 from agent.health import Health
-from agent.heartbeat import heartbeat_body, host_metrics
+from agent.heartbeat import heartbeat_body, host_metrics, prime_host_metrics
 from agent.schedule import Scheduler
 from agent.shipper import Shipper
 from agent.spool import Spool
@@ -120,6 +120,8 @@ class Agent:
         await self.spool.close()
 
     async def _heartbeats(self) -> None:
+        prime_host_metrics()
+        await asyncio.sleep(min(1.0, self.config.heartbeat_interval))
         while True:
             host = None
             now = time.monotonic()

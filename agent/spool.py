@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 _CAP_LOW_WATER = 0.9
 
 
+class SpoolError(Exception):
+    """The spool cannot be opened (unwritable directory, not a spool database, …)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     id: str
@@ -117,8 +121,12 @@ class Spool:
     # ---- public, called on the event loop -------------------------------------------------
 
     async def open(self) -> None:
+        """Open (or create) the spool; SpoolError naming the file if that is impossible."""
         self._loop = asyncio.get_running_loop()
-        await self._call(self._open)
+        try:
+            await self._call(self._open)
+        except (OSError, sqlite3.Error) as exc:
+            raise SpoolError(f"cannot open the spool {self.path}: {exc}") from exc
 
     async def close(self) -> None:
         if self._db is not None:

@@ -156,3 +156,30 @@ def test_once_prints_one_json_line_per_check_and_exits_2_on_a_failure(
         ("ivr-1", False, "refused"),
     ]
     assert not (tmp_path / "spool.db").exists()  # --once neither spools nor ships
+
+
+def test_an_unusable_spool_path_exits_1_naming_it(
+    tmp_path: Path,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOTLINE_TEST_TOKEN", TOKEN)
+    (tmp_path / "not-a-dir").write_text("")
+    config = write_config(tmp_path, receiver.url, tcp_targets(("acd-1", 9)))
+    config.write_text(config.read_text().replace("path: spool.db", "path: not-a-dir/spool.db"))
+    assert main(["agent", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot open the spool" in err and "not-a-dir/spool.db" in err
+
+
+def test_a_missing_token_is_a_config_error(
+    tmp_path: Path,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("HOTLINE_TEST_TOKEN", raising=False)
+    config = write_config(tmp_path, receiver.url, tcp_targets(("acd-1", 9)))
+    assert main(["agent", "--config", str(config)]) == 3
+    assert "HOTLINE_TEST_TOKEN is not set" in capsys.readouterr().err
