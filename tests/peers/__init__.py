@@ -11,6 +11,8 @@ session-scoped pytest fixture that starts it once:
 - `tests.peers.kamailio`: `Kamailio`; fixture `kamailio`.
 - `tests.peers.snmpd`: `Snmpd`; fixture `snmpd`.
 - `tests.peers.sshd`: `Sshd`; fixture `sshd`.
+- `tests.peers.influxd`: `Influxd` (plain, TLS or auth; stop, kill, pause); fixtures
+  `influxd` (one per session), `influxd_factory` (fresh servers a test may stop).
 
 Use a fixture by importing it into a conftest.py or test module:
 `from tests.peers.kamailio import kamailio  # noqa: F401`.
