@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs every request at INFO (the InfluxDB store's /write and /query): a line per
+    # batch would drown the collector's own messages; its warnings still show
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     app = create_app(Collector(config, store))
     server = uvicorn.Server(
         uvicorn.Config(

@@ -132,3 +132,6 @@ def test_results_survive_influxdb_down_and_a_kill_9_with_a_backlog_stored_once(
     assert stored_timestamps(server) == expected
     health = httpx.get(f"{collector.url}/healthz", timeout=5).json()
     assert health["queues"]["influx_buffer"] == 0
+    log = collector.log.read_text()
+    assert "hotline.collector" in log  # it logs at INFO, but not httpx's line per request
+    assert "HTTP Request:" not in log
