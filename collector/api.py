@@ -63,11 +63,23 @@ class _Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.accepted = Counter("hotline_results_accepted", "Results accepted", registry=r)
-        self.rejected = Counter("hotline_results_rejected", "Results rejected", registry=r)
+        self.rejected = Counter(
+            "hotline_results_rejected", "Results rejected, by the field at fault", ["field"],
+            registry=r,
+        )  # fmt: skip
         self.duplicates = Counter("hotline_batches_duplicate", "Batches seen before", registry=r)
         self.requests = Counter(
             "hotline_api_requests", "API requests", ["endpoint", "status"], registry=r
         )
+        self.in_progress = Gauge(
+            "hotline_api_requests_in_progress", "API requests being answered", ["endpoint"],
+            registry=r,
+        )  # fmt: skip
+        self.store_healthy = Gauge(
+            "hotline_store_healthy", "1 when the last /healthz found the store working",
+            registry=r,
+        )  # fmt: skip
+        self.queues: dict[str, Gauge] = {}
         self.ingest_seconds = Histogram(
             "hotline_ingest_seconds", "Time to make a batch durable and apply it", registry=r
         )
@@ -79,6 +91,26 @@ class _Metrics:
         self.engine_items = Gauge(
             "hotline_engine_history_items", "Sample runs the state engine holds", registry=r
         )
+
+    def set_queues(self, depths: dict[str, int]) -> None:
+        """One gauge per queue the store reports (`hotline_store_influx_buffer`, …)."""
+        for name, value in depths.items():
+            gauge = self.queues.get(name)
+            if gauge is None:
+                help_text = _QUEUE_HELP.get(name, f"Store queue {name}")
+                gauge = Gauge(f"hotline_store_{name}", help_text, registry=self.registry)
+                self.queues[name] = gauge
+            gauge.set(value)
+
+
+_QUEUE_HELP = {
+    "influx_buffer": "Lines in the durable buffer waiting for InfluxDB",
+    "influx_buffer_batches": "Records (commits) in the durable buffer waiting for InfluxDB",
+    "influx_buffer_oldest_seconds": "Age of the oldest line waiting for InfluxDB",
+    "influx_failing": "1 while deliveries to InfluxDB fail (the buffer backs off and retries)",
+    "influx_expired_lines": "Lines InfluxDB dropped as older than its retention policy",
+    "influx_rejected_lines": "Lines InfluxDB refused for good (kept in the buffer file)",
+}
 
 
 def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
@@ -100,8 +132,11 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
 
     def endpoint(role: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
         def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
+            in_progress = metrics.in_progress.labels(fn.__name__)
+
             @functools.wraps(fn)
             async def handler(request: Request) -> Response:
+                in_progress.inc()  # (track_inprogress() does not wrap coroutines)
                 try:
                     who = None
                     if role != "public":
@@ -122,6 +157,8 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
                 except StoreError as exc:
                     log.error("store: %s", exc)
                     response = _json({"error": f"store unavailable: {exc}"}, 503)
+                finally:
+                    in_progress.dec()
                 metrics.requests.labels(fn.__name__, str(response.status_code)).inc()
                 return response
 
@@ -203,7 +240,8 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
             metrics.duplicates.inc()
         else:
             metrics.accepted.inc(result.accepted)
-            metrics.rejected.inc(len(batch.rejected))
+            for bad in batch.rejected:
+                metrics.rejected.labels(bad["field"]).inc()
         return _json({"accepted": result.accepted, "rejected": batch.rejected}, 202)
 
     @endpoint("agent")
@@ -538,24 +576,29 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
     @endpoint("public")
     async def healthz(request: Request, who: Principal | None) -> Response:
         """
-        summary: Store reachable, queue depths
+        summary: Store reachable, queue depths (503 with the reason when not)
         """
-        ok = await collector.store.ping()
-        queues = await collector.store.queue_depths() if ok else {}
-        return _json(
-            {"status": "ok" if ok else "store unreachable", "store": ok, "queues": queues},
-            200 if ok else 503,
-        )
+        reason = await collector.health()
+        queues = await collector.store.queue_depths()  # the backlog matters most when down
+        metrics.store_healthy.set(0 if reason else 1)
+        metrics.set_queues(queues)
+        body: dict[str, Any] = {"status": "ok" if not reason else "unavailable"}
+        if reason:
+            body["reason"] = reason
+        body.update(store=not reason, queues=queues)
+        return _json(body, 503 if reason else 200)
 
     @endpoint("public")
     async def prometheus(request: Request, who: Principal | None) -> Response:
         """
         summary: Prometheus metrics
         """
-        open_ = await collector.store.open_outages()
+        # from memory, not the store: /metrics must answer while the store is down
+        open_ = [o for o in collector.engine.outages() if o.end is None]
         metrics.open_outages.set(sum(1 for o in open_ if o.kind == "down"))
         metrics.open_no_data.set(sum(1 for o in open_ if o.kind == "no_data"))
         metrics.open_incidents.set(len(collector.tracker.open))
+        metrics.set_queues(await collector.store.queue_depths())
         metrics.engine_items.set(collector.engine.memory())
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -227,6 +227,10 @@ class Collector:
                 except Exception:
                     log.exception("subscriber %r failed on %s", subscriber, ev.type)
 
+    async def health(self) -> str:
+        """Empty when the collector and its store work; else why not (for /healthz)."""
+        return await self.store.health()
+
     async def heartbeat(self, hb: Heartbeat) -> None:
         await self.store.record_heartbeat(hb)
 

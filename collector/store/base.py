@@ -48,8 +48,12 @@ class Store(Protocol):
     async def ping(self) -> bool:
         """True when the store answers (for /healthz)."""
 
+    async def health(self) -> str:
+        """Empty when the store answers and takes writes; else why not, in words (for /healthz)."""
+
     async def queue_depths(self) -> dict[str, int]:
-        """Pending work per internal queue (e.g. a durable write buffer), for /healthz."""
+        """Pending work per internal queue (e.g. a durable write buffer), for /healthz and
+        /metrics. Answers from memory, without I/O: it must work while the store is down."""
 
     # -- samples -----------------------------------------------------------------------------
     async def append_samples(

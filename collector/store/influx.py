@@ -195,6 +195,15 @@ class InfluxStore:
     async def ping(self) -> bool:
         return await self._client.ping()
 
+    async def health(self) -> str:
+        error = await self._client.ping_error()
+        if error:
+            return f"InfluxDB {self.target.display} not reachable: {error}"
+        s = self._buffer.stats()
+        if s.sink_failing:
+            return f"writes to InfluxDB {self.target.display} failing: {s.last_error}"
+        return ""
+
     async def queue_depths(self) -> dict[str, int]:
         """`influx_buffer`: lines waiting for InfluxDB; `…_batches`, `…_oldest_seconds`;
         `influx_rejected_lines` (refused for good, kept in the buffer file's `rejected`

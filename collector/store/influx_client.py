@@ -184,11 +184,17 @@ class InfluxClient:
         await self._http.aclose()
 
     async def ping(self) -> bool:
+        return not await self.ping_error()
+
+    async def ping_error(self) -> str:
+        """Empty when `/ping` answers 204; else what went wrong."""
         try:
             response = await self._http.get("/ping")
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 204
+        except httpx.HTTPError as exc:
+            return _describe(exc)
+        if response.status_code != 204:
+            return f"/ping answered HTTP {response.status_code}"
+        return ""
 
     async def write(self, body: bytes, *, rp: str | None, precision: str = "ns") -> None:
         """Send line protocol (newline-separated points). Raises `InfluxError`: retryable for

@@ -191,6 +191,13 @@ class SqliteStore:
             return False
         return True
 
+    async def health(self) -> str:
+        try:
+            await self._run(lambda: self._conn.execute("SELECT 1").fetchone())
+        except StoreError as exc:
+            return str(exc)
+        return ""
+
     async def queue_depths(self) -> dict[str, int]:
         return {}
 

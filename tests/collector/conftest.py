@@ -4,6 +4,7 @@ the InfluxDB store adds its param ("influxdb") here."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -86,7 +87,15 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     """A collector on a real uvicorn on a free loopback port, its clock in the test's hand."""
     clock = Clock()
     config = make_config(tmp_path)
-    collector = Collector(config, SqliteStore(tmp_path / "store.db"), clock=clock)
+    async with serve(Collector(config, SqliteStore(tmp_path / "store.db"), clock=clock)) as s:
+        yield s
+
+
+@contextlib.asynccontextmanager
+async def serve(collector: Collector) -> AsyncIterator[Served]:
+    """Run `collector` (its clock a `Clock`) on uvicorn on a free loopback port."""
+    assert isinstance(collector.clock, Clock)
+    clock = collector.clock
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(collector), host="127.0.0.1", port=port, log_level="warning")

@@ -1,0 +1,98 @@
+"""The collector on InfluxDB while InfluxDB is down: /healthz and /metrics show the backlog and
+say why, ingest keeps answering 202 (in process, on a real uvicorn and a real influxd)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from collector.service import Collector
+from collector.store.influx import InfluxStore
+from collector.timefmt import format_instant
+from tests.collector.conftest import T0, Clock, Served, make_config, serve
+from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
+
+S = 1000
+
+
+def results(n: int, t0: int, **kw: object) -> list[dict]:
+    out = []
+    for i in range(n):
+        r = {"component": f"seat-{i % 3}", "system": "seat", "probe": "tcp",
+             "ts": format_instant(t0 + i * S), "ok": True, "reason": "ok",
+             "interval": 10}  # fmt: skip
+        r.update(kw)
+        out.append(r)
+    return out
+
+
+@pytest.fixture
+async def on_influx(
+    influxd_factory: Callable[..., Influxd],  # noqa: F811
+    tmp_path: Path,
+) -> AsyncIterator[tuple[Influxd, Served]]:
+    server = influxd_factory()
+    url = server.store_url("hotline", rp_raw_days="0", rp_keep_days="0", timeout="1")
+    store = InfluxStore.from_url(url, state_dir=tmp_path, backoff_max=0.2, read_timeout=2.0)
+    collector = Collector(make_config(tmp_path), store, clock=Clock())
+    async with serve(collector) as served:
+        yield server, served
+
+
+def metric(text: str, name: str) -> float:
+    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    assert m, f"{name} not in /metrics"
+    return float(m.group(1))
+
+
+async def test_healthz_and_metrics_show_the_backlog_while_influxdb_is_down(
+    on_influx: tuple[Influxd, Served],
+) -> None:
+    server, served = on_influx
+    anon = httpx.AsyncClient(base_url=served.url, timeout=10)
+    r = await anon.get("/healthz")
+    assert r.status_code == 200 and r.json()["queues"]["influx_buffer"] == 0
+    server.stop()
+    for n in range(3):
+        body = {"agent": "a1", "batch": f"b{n}", "results": results(10, T0 - 600 * S + n * 10 * S)}
+        r = await served.agent.post("/api/v1/results", json=body)
+        assert r.status_code == 202 and r.json()["accepted"] == 10  # durable in the buffer
+    assert (await served.agent.post("/api/v1/results", json=body)).status_code == 202  # again
+    bad = results(2, T0 - 60 * S)
+    bad[1]["ts"] = "yesterday"
+    r = await served.agent.post("/api/v1/results", json={"agent": "a1", "results": bad})
+    assert r.json()["rejected"][0]["field"] == "ts"
+
+    r = await anon.get("/healthz")
+    assert r.status_code == 503
+    health = r.json()
+    assert health["store"] is False and "not reachable" in health["reason"]
+    assert health["queues"]["influx_buffer"] >= 31  # 31 samples (and 3 registrations) wait
+    assert health["queues"]["influx_failing"] == 1
+
+    r = await anon.get("/metrics")
+    assert r.status_code == 200  # answers from memory while the store is down
+    text = r.text
+    assert metric(text, "hotline_store_influx_buffer") == health["queues"]["influx_buffer"]
+    assert metric(text, "hotline_store_influx_failing") == 1
+    assert metric(text, "hotline_store_healthy") == 0
+    assert metric(text, "hotline_results_accepted_total") == 31
+    assert metric(text, 'hotline_results_rejected_total{field="ts"}') == 1
+    assert metric(text, "hotline_batches_duplicate_total") == 1
+
+    server.start()  # the backlog drains; healthy again
+    for _ in range(200):
+        r = await anon.get("/healthz")
+        if r.status_code == 200 and r.json()["queues"]["influx_buffer"] == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert r.status_code == 200 and "reason" not in r.json()
+    text = (await anon.get("/metrics")).text
+    assert metric(text, "hotline_store_influx_buffer") == 0
+    assert metric(text, "hotline_store_healthy") == 1
+    await anon.aclose()
