@@ -69,7 +69,7 @@ class ConfigError(Exception):
         self.errors = errors
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Check:
     """One probe of one component, as scheduled: the unit the agent runs and reports."""
 

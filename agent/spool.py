@@ -373,7 +373,7 @@ class Spool:
         for row_id, key, _ in chosen:
             last = self._last.get(key)
             if last is not None and last.row_id == row_id:
-                last.frozen = True
+                last.frozen, last.body = True, None  # never extended again: free its body
         self.unbatched -= len(chosen)
         if self.unbatched:
             self.unbatched_since = time.monotonic() - 3600.0  # older rows wait: ship now
@@ -420,8 +420,8 @@ class Spool:
         if self.unbatched == 0:
             self.unbatched_since = time.monotonic() - 3600.0
         self.unbatched += cursor.rowcount
-        for last in self._last.values():
-            last.frozen = False
+        # The released rows stay as they are (their bodies were freed when frozen); results
+        # that follow them start new rows, which costs a little space and loses nothing.
         if self._batch is not None and self._batch.id == batch_id:
             self._batch = None
 
