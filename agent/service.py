@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 import time
 from datetime import datetime
@@ -23,6 +24,15 @@ from agent.shipper import Shipper
 from agent.spool import Spool
 
 log = logging.getLogger(__name__)
+
+
+def _raise_nofile() -> None:
+    """Hundreds of probes in flight need as many descriptors: lift the soft limit to the hard
+    one (systemd's unit sets LimitNOFILE; this covers running by hand)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _run_probe() -> Any:
@@ -48,6 +58,7 @@ class Agent:
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT (or `stop()`); flush; 0 on a clean stop."""
         token = self.config.read_token()
+        _raise_nofile()
         await self.spool.open()
         self.shipper = Shipper(self.config, token, self.spool, self.health)
         loop = asyncio.get_running_loop()
