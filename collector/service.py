@@ -247,7 +247,8 @@ class Collector:
         window_id: str | None = None,
     ) -> MaintenanceWindow:
         """Create a window, or with `window_id` replace one (its created_at/by are kept and the
-        audit trail holds what it was before)."""
+        audit trail holds what it was before). Under the lock only writes (durable locally,
+        also while InfluxDB is down) and memory: no read that could hold ingest up."""
         if not components:
             raise ValueError("components: name components or '*'")
         if end <= start:
@@ -293,17 +294,20 @@ class Collector:
                     "rrule": before.rrule,
                 }
             await self.store.append_audit(AuditEntry(now, actor, action, window.id, detail))
-            self.windows = await self.store.windows()
+            self.windows = _ordered([*(w for w in self.windows if w.id != window.id), window])
         return window
 
     async def remove_window(self, actor: str, window_id: str) -> None:
+        if not any(w.id == window_id for w in self.windows):
+            raise NotFound(f"no maintenance window {window_id}")
+        # outside the lock: the store may read to find the window (InfluxDB)
+        if not await self.store.delete_window(window_id):
+            raise NotFound(f"no maintenance window {window_id}")
         async with self._lock:
-            if not await self.store.delete_window(window_id):
-                raise NotFound(f"no maintenance window {window_id}")
+            self.windows = [w for w in self.windows if w.id != window_id]
             await self.store.append_audit(
                 AuditEntry(self.clock(), actor, "window.remove", window_id)
             )
-            self.windows = await self.store.windows()
 
     # -- disputes ----------------------------------------------------------------------------
     async def exclude_outage(
@@ -377,21 +381,34 @@ class Collector:
     async def incident_action(
         self, actor: str, incident_id: str, action: str, **kw: Any
     ) -> Incident:
-        async with self._lock:
-            inc = await self.get_incident(incident_id)
-            now = self.clock()
-            if action == "ack":
-                changes = self.tracker.ack(inc, actor, now)
-            elif action == "restore":
-                changes = self.tracker.restore(inc, actor, now, kw.get("at"))
-            elif action == "report":
-                changes = self.tracker.report(inc, kw.get("ref") or "", actor, now)
-            elif action == "annotate":
-                changes = self.tracker.annotate(inc, kw.get("note") or "", actor, now)
-            else:
-                raise IncidentError(f"unknown action {action}")
-            await self._apply_incidents(changes)
-            return changes.incidents[-1] if changes.incidents else inc
+        # An open incident is in memory; a closed one is read from the store before taking the
+        # lock, so a slow store (InfluxDB down) never holds ingest up.
+        for _ in range(2):
+            stored = None if incident_id in self.tracker.open else await self._stored(incident_id)
+            async with self._lock:
+                inc = self.tracker.open.get(incident_id, stored)
+                if inc is None:  # it closed meanwhile: read it from the store, then try again
+                    continue
+                now = self.clock()
+                if action == "ack":
+                    changes = self.tracker.ack(inc, actor, now)
+                elif action == "restore":
+                    changes = self.tracker.restore(inc, actor, now, kw.get("at"))
+                elif action == "report":
+                    changes = self.tracker.report(inc, kw.get("ref") or "", actor, now)
+                elif action == "annotate":
+                    changes = self.tracker.annotate(inc, kw.get("note") or "", actor, now)
+                else:
+                    raise IncidentError(f"unknown action {action}")
+                await self._apply_incidents(changes)
+                return changes.incidents[-1] if changes.incidents else inc
+        raise NotFound(f"no incident {incident_id}")
+
+    async def _stored(self, incident_id: str) -> Incident:
+        inc = await self.store.get_incident(incident_id)
+        if inc is None:
+            raise NotFound(f"no incident {incident_id}")
+        return inc
 
     async def timeline(self, incident_id: str) -> list[TimelineEntry]:
         await self.get_incident(incident_id)
@@ -443,6 +460,11 @@ class Collector:
 
     def with_open(self, inc: Incident) -> Incident:
         return replace(self.tracker.open.get(inc.id, inc))
+
+
+def _ordered(windows: list[MaintenanceWindow]) -> list[MaintenanceWindow]:
+    """In the store's order (start, id), as `Store.windows` returns them."""
+    return sorted(windows, key=lambda w: (w.start, w.id))
 
 
 def _recheck_systems(batch: Batch, systems: dict[str, str]) -> None:

@@ -96,3 +96,44 @@ async def test_healthz_and_metrics_show_the_backlog_while_influxdb_is_down(
     assert metric(text, "hotline_store_influx_buffer") == 0
     assert metric(text, "hotline_store_healthy") == 1
     await anon.aclose()
+
+
+async def in_progress(anon: httpx.AsyncClient, endpoint: str) -> float:
+    text = (await anon.get("/metrics")).text
+    return metric(text, f'hotline_api_requests_in_progress{{endpoint="{endpoint}"}}')
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "endpoint"),
+    [
+        ("POST", "/api/v1/incidents/INC-404/ack", "incident_action"),
+        ("DELETE", "/api/v1/maintenance/mw-1", "remove_window"),
+    ],
+)
+async def test_ingest_answers_while_an_operator_request_waits_for_influxdb(
+    on_influx: tuple[Influxd, Served], method: str, path: str, endpoint: str
+) -> None:
+    server, served = on_influx
+    window = {"components": ["seat-0"], "start": format_instant(T0 + 3600 * S),
+              "duration": "1h", "reason": "upgrade", "approval_ref": "CR-1"}  # fmt: skip
+    r = await served.operator.put("/api/v1/maintenance/mw-1", json=window)
+    assert r.status_code == 404  # (a window is created with POST; its id is the collector's)
+    r = await served.operator.post("/api/v1/maintenance", json=window)
+    path = path.replace("mw-1", r.json()["id"])
+    server.stop()
+    body = {"agent": "a1", "results": results(5, T0 - 600 * S)}
+    assert (await served.agent.post("/api/v1/results", json=body)).status_code == 202
+    # a backlog: the operator's read waits (read_timeout) for the buffer to reach InfluxDB
+    anon = httpx.AsyncClient(base_url=served.url, timeout=10)
+    operator = asyncio.create_task(served.operator.request(method, path))
+    while await in_progress(anon, endpoint) < 1:
+        assert not operator.done(), operator.result().text
+        await asyncio.sleep(0.01)
+    for n in range(3):
+        body = {"agent": "a1", "batch": f"during-{n}", "results": results(5, T0 - 500 * S + n)}
+        r = await served.agent.post("/api/v1/results", json=body)
+        assert r.status_code == 202 and r.json()["accepted"] == 5
+    assert not operator.done()  # ingest did not queue behind the operator's store read
+    r = await operator
+    assert r.status_code == 503 and "not reachable" in r.json()["error"]
+    await anon.aclose()
