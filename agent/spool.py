@@ -7,9 +7,10 @@ transactions that survive `kill -9` and power loss, in the standard library.
 
 What is fsynced when (`spool.fsync`):
 - `full` (default, `PRAGMA synchronous=FULL`): every commit fsyncs the WAL before `put`
-  returns. Commits are grouped: all results that finished while the previous commit was
-  being written go into the next transaction, so the fsync rate stays near the disk's, not
-  the probe rate. Survives kill -9 and power loss.
+  returns. Commits are grouped: a put waits `group_window` (50 ms) for others, and all results
+  that arrived meanwhile (or while the previous commit was being written) share one
+  transaction, so 1,000 results/s cost about 20 fsyncs/s rather than 1,000 (disk wear on
+  the hosts matters over months). Survives kill -9 and power loss.
 - `normal` (`synchronous=NORMAL`): commits are written to the WAL without fsync; the WAL is
   fsynced at each checkpoint (every ~1000 pages). Survives kill -9 (the data is in the OS
   page cache), may lose the last commits on power loss.
@@ -98,10 +99,14 @@ class SpoolStats:
 class Spool:
     """Durable, ordered, coalescing store of results waiting for the collector."""
 
-    def __init__(self, path: str, max_bytes: int, fsync: str = "full") -> None:
+    def __init__(
+        self, path: str, max_bytes: int, fsync: str = "full", group_window: float = 0.05
+    ) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.fsync = fsync
+        self.group_window = group_window  # seconds a put waits for others to share its commit
+        self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
@@ -130,7 +135,9 @@ class Spool:
 
     async def close(self) -> None:
         if self._db is not None:
+            await self._call(self._drain)  # what is still waiting for its group commit
             await self._call(self._close)
+        self._closed = True
         self._executor.shutdown(wait=True)
 
     @property
@@ -150,8 +157,15 @@ class Spool:
             schedule = not self._drain_scheduled
             self._drain_scheduled = True
         if schedule:
-            self._executor.submit(self._drain)
+            if self.group_window > 0:
+                self._loop.call_later(self.group_window, self._submit_drain)
+            else:
+                self._submit_drain()
         await future
+
+    def _submit_drain(self) -> None:
+        if not self._closed:
+            self._executor.submit(self._drain)
 
     async def wait_for_data(self, timeout: float | None) -> None:
         """Wait until something is put (or `timeout` passes)."""
