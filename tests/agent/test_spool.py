@@ -73,7 +73,7 @@ async def test_results_come_out_in_order_and_identical_runs_coalesce(tmp_path: P
 
 async def test_a_batch_keeps_its_id_and_rows_across_a_restart(tmp_path: Path) -> None:
     path = str(tmp_path / "s.db")
-    spool = Spool(path, 10**9)
+    spool = Spool(path, 10**9, group_window=0)
     await spool.open()
     for n in range(5):
         await spool.put([_result(f"seat-{n}", n)])
@@ -82,7 +82,7 @@ async def test_a_batch_keeps_its_id_and_rows_across_a_restart(tmp_path: Path) ->
     await spool.put([_result("seat-0", 9)])  # same state, but its row is in flight: new row
     await spool.close()
 
-    spool = Spool(path, 10**9)
+    spool = Spool(path, 10**9, group_window=0)
     await spool.open()
     again = await spool.take_batch("a1", 100, 10**9)
     assert again is not None
@@ -95,7 +95,7 @@ async def test_a_batch_keeps_its_id_and_rows_across_a_restart(tmp_path: Path) ->
 
 
 async def test_a_released_batch_goes_back_in_order(tmp_path: Path) -> None:
-    spool = Spool(str(tmp_path / "s.db"), 10**9)
+    spool = Spool(str(tmp_path / "s.db"), 10**9, group_window=0)
     await spool.open()
     for n in range(4):
         await spool.put([_result(f"c{n}", n)])
@@ -111,7 +111,7 @@ async def test_a_full_spool_drops_middles_first_never_a_change_and_counts_it(
     tmp_path: Path,
 ) -> None:
     path = str(tmp_path / "s.db")
-    spool = Spool(path, 10**9)
+    spool = Spool(path, 10**9, group_window=0)
     await spool.open()
     # Steady checks: shipped once, then their runs continue in the spool (continuations).
     for n in range(10):
@@ -136,7 +136,7 @@ async def test_a_full_spool_drops_middles_first_never_a_change_and_counts_it(
     assert dropped_seats > 0 and stats.dropped == 2 * dropped_seats  # each run stood for 2
     await spool.close()
 
-    reopened = Spool(path, 10**9)  # the count survives a restart
+    reopened = Spool(path, 10**9, group_window=0)  # the count survives a restart
     await reopened.open()
     assert reopened.stats().dropped == stats.dropped
     await reopened.close()
@@ -145,7 +145,7 @@ async def test_a_full_spool_drops_middles_first_never_a_change_and_counts_it(
 async def test_only_state_changes_left_then_the_oldest_go_and_are_counted(
     tmp_path: Path,
 ) -> None:
-    spool = Spool(str(tmp_path / "s.db"), 10**9)
+    spool = Spool(str(tmp_path / "s.db"), 10**9, group_window=0)
     await spool.open()
     for n in range(40):
         await spool.put([_result("acd-1", n, ok=n % 2 == 0)])
