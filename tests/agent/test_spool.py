@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.coalesce import RowInfo, extend, plan_drops
 from agent.spool import Spool
@@ -170,3 +175,94 @@ async def test_what_put_returned_for_is_committed_on_disk(tmp_path: Path) -> Non
     assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     other.close()
     await spool.close()
+
+
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), st.integers(0, 2), st.booleans()),
+        st.tuples(st.just("take"), st.integers(1, 4), st.booleans()),
+        st.tuples(st.just("ack"), st.just(0), st.booleans()),
+        st.tuples(st.just("restart"), st.just(0), st.booleans()),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_OPS)
+def test_any_interleaving_of_puts_batches_acks_and_restarts_delivers_every_sample_in_order(
+    ops: list[tuple[str, int, bool]],
+) -> None:
+    asyncio.run(_replay(ops))
+
+
+_PUT = st.tuples(st.just("put"), st.integers(0, 2), st.booleans())
+_CAP_OPS = st.lists(
+    st.one_of(
+        _PUT,
+        _PUT,
+        _PUT,
+        _PUT,
+        st.tuples(st.just("take"), st.integers(1, 4), st.booleans()),
+        st.tuples(st.just("ack"), st.just(0), st.booleans()),
+        st.tuples(st.just("restart"), st.just(0), st.booleans()),
+    ),
+    min_size=10,
+    max_size=60,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_CAP_OPS)
+def test_under_a_small_cap_every_sample_is_delivered_or_counted_and_changes_go_last(
+    ops: list[tuple[str, int, bool]],
+) -> None:
+    asyncio.run(_replay(ops, cap=700))
+
+
+def _changes(states: list[bool]) -> list[bool]:
+    return [s for i, s in enumerate(states) if i == 0 or states[i - 1] != s]
+
+
+async def _replay(ops: list[tuple[str, int, bool]], cap: int = 10**9) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "s.db")
+        spool = Spool(path, cap, group_window=0)
+        await spool.open()
+        sent: dict[str, list[str]] = {}  # batch id -> its results, as first sent
+        stored: list[dict[str, Any]] = []  # what a deduplicating collector keeps
+        put: dict[str, list[bool]] = {}
+        n = 0
+        batch = None
+        for op, arg, ok in [*ops, ("ack", 0, True)]:
+            if op == "put":
+                n += 1
+                component = f"c{arg}"
+                put.setdefault(component, []).append(ok)
+                await spool.put([_result(component, n, ok)])
+            elif op == "take":
+                batch = await spool.take_batch("a1", arg, 10**9)
+                if batch is not None:
+                    assert sent.setdefault(batch.id, batch.results_json) == batch.results_json
+            elif op == "ack" and batch is not None:
+                stored.extend(json.loads(r) for r in batch.results_json)
+                await spool.ack(batch.id)
+                batch = None
+            elif op == "restart":
+                await spool.close()
+                spool = Spool(path, cap, group_window=0)
+                await spool.open()
+                batch = None  # the agent forgot it; the spool did not
+        stored.extend(await _drain(spool))
+        stats = spool.stats()
+        assert stats.pending == 0
+        await spool.close()
+    assert sum(r.get("count", 1) for r in stored) + stats.dropped == n
+    for component, states in put.items():
+        runs = [r for r in stored if r["component"] == component]
+        expanded = [r["ok"] for r in runs for _ in range(r.get("count", 1))]
+        assert [r["ts"] for r in runs] == sorted(r["ts"] for r in runs)
+        if stats.dropped == 0:
+            assert expanded == states
+        elif stats.dropped_changes == 0:  # only continuations went: no boundary moved
+            assert _changes(expanded) == _changes(states)
