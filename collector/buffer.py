@@ -122,6 +122,7 @@ class DurableBuffer:
         self._rejected_lines = 0
         self._failing = False
         self._last_error = ""
+        self.commits = 0  # group commits so far (each may hold many transactions)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
@@ -286,6 +287,7 @@ class DurableBuffer:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self.commits += 1
         return outcomes
 
     # -- reading the state -------------------------------------------------------------------

@@ -167,19 +167,23 @@ class Collector:
 
     # -- the data path -----------------------------------------------------------------------
     async def ingest(self, batch: Batch) -> IngestResult:
-        async with self._lock:
+        """Store the batch durably, then apply it to the engine. The store is written outside
+        the lock, so concurrent batches share its commit (one fsync for all, where the store
+        groups commits); the store keeps each batch id once."""
+        async with self._lock:  # memory only
             _recheck_systems(batch, self.systems)  # another batch may have registered one since
-            if batch.samples or batch.batch_id is not None:
-                stored = await self.store.append_samples(batch.agent, batch.batch_id, batch.samples)
-            else:
-                stored = True
-            if not stored:
-                self.counters["duplicate_batches"] += 1
-                return IngestResult(len(batch.samples), duplicate=True)
-            self.counters["accepted"] += len(batch.samples)
-            self.counters["rejected"] += len(batch.rejected)
-            for s in batch.samples:
+            for s in batch.samples:  # claimed now: a concurrent batch is checked against it
                 self.systems.setdefault(s.component, s.system)
+        if batch.samples or batch.batch_id is not None:
+            stored = await self.store.append_samples(batch.agent, batch.batch_id, batch.samples)
+        else:
+            stored = True
+        if not stored:
+            self.counters["duplicate_batches"] += 1
+            return IngestResult(len(batch.samples), duplicate=True)
+        self.counters["accepted"] += len(batch.samples)
+        self.counters["rejected"] += len(batch.rejected)
+        async with self._lock:
             now = self.clock()
             try:
                 await self._apply(self.engine.ingest(batch.samples, now), now)

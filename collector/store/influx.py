@@ -219,6 +219,11 @@ class InfluxStore:
             "influx_failing": int(s.sink_failing),
         }
 
+    @property
+    def commits(self) -> int:
+        """Durable commits of the local buffer so far (concurrent writes share one)."""
+        return self._buffer.commits
+
     def buffer_stats(self) -> BufferStats:
         """The write buffer's backlog and counters (for /healthz and /metrics)."""
         return self._buffer.stats()

@@ -4,11 +4,16 @@ The stdlib `sqlite3` module runs on one dedicated worker thread (one connection,
 submission order), which is all an async wrapper such as aiosqlite does; doing it here saves a
 dependency and keeps the ingest transaction (samples + batch id + components) in one place.
 `synchronous=FULL` makes every commit durable before `append_samples` returns.
+
+Group commit: `append_samples` calls that arrive while a commit is in progress share the next
+one (each batch inside its own SAVEPOINT, so a batch id seen before undoes only that batch), so
+concurrent ingest requests pay one fsync together instead of one each.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -35,6 +40,10 @@ from collector.model import (
 from collector.store.base import StoreError
 
 T = TypeVar("T")
+_GROUP_MAX = 256  # batches per group commit
+
+# agent, batch id, sample rows, component rows, received_at
+_Append = tuple[str, "str | None", list[tuple[Any, ...]], list[tuple[Any, ...]], int]
 
 # Each entry is one schema version; never edit a released one, append a new one.
 _MIGRATIONS: list[str] = [
@@ -122,6 +131,9 @@ class SqliteStore:
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._appends: list[tuple[_Append, asyncio.Future[bool]]] = []
+        self._committer: asyncio.Task[None] | None = None
+        self.commits = 0  # sample commits so far (group commits count once)
 
     # -- plumbing ----------------------------------------------------------------------------
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -178,6 +190,13 @@ class SqliteStore:
     async def close(self) -> None:
         if self._pool is None:
             return
+        while self._appends and self._committer is not None and not self._committer.done():
+            await asyncio.sleep(0.001)  # let waiting appends commit (their callers wait)
+        if self._committer is not None:
+            self._committer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._committer
+            self._committer = None
         if self._db is not None:
             await self._run(self._db.close)
             self._db = None
@@ -235,28 +254,64 @@ class SqliteStore:
                 first[s.component] = s
         comps = [(c, s.system, s.agent, s.ts) for c, s in first.items()]
         received = max((s.ts for s in samples), default=0)
+        if self._pool is None:
+            raise StoreError("store is not open")
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._appends.append(((agent, batch_id, rows, comps, received), future))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_appends(), name="sqlite-commit")
+        return await future
 
-        def tx() -> bool:
-            db = self._conn
-            db.execute("BEGIN IMMEDIATE")
+    async def _commit_appends(self) -> None:
+        """Commit what is waiting, in groups, until nothing is (then end: the next append
+        starts a new task)."""
+        while self._appends:
+            group, self._appends = self._appends[:_GROUP_MAX], self._appends[_GROUP_MAX:]
             try:
-                if batch_id is not None:
-                    cur = db.execute(
-                        "INSERT OR IGNORE INTO batches VALUES (?, ?, ?)",
-                        (agent, batch_id, received),
-                    )
-                    if cur.rowcount == 0:
-                        db.execute("ROLLBACK")
-                        return False
-                db.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-                db.executemany("INSERT OR IGNORE INTO components VALUES (?,?,?,?)", comps)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            return True
+                outcomes = await self._run(self._commit_group, [a for a, _ in group])
+            except Exception as exc:  # the commit itself failed: no batch of the group is in
+                outcomes = [exc] * len(group)
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
 
-        return await self._run(tx)
+    def _commit_group(self, appends: list[_Append]) -> list[bool | BaseException]:
+        db = self._conn
+        outcomes: list[bool | BaseException] = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for agent, batch_id, rows, comps, received in appends:
+                db.execute("SAVEPOINT one")
+                try:
+                    stored = True
+                    if batch_id is not None:
+                        cur = db.execute(
+                            "INSERT OR IGNORE INTO batches VALUES (?, ?, ?)",
+                            (agent, batch_id, received),
+                        )
+                        stored = cur.rowcount > 0
+                    if stored:
+                        db.executemany(
+                            "INSERT INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+                        )
+                        db.executemany("INSERT OR IGNORE INTO components VALUES (?,?,?,?)", comps)
+                except sqlite3.Error as exc:
+                    db.execute("ROLLBACK TO one")
+                    db.execute("RELEASE one")
+                    outcomes.append(StoreError(f"sqlite {self.path}: {exc}"))
+                    continue
+                db.execute("RELEASE one")
+                outcomes.append(stored)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self.commits += 1
+        return outcomes
 
     async def read_samples(
         self, since: Millis, until: Millis, component: str | None = None
