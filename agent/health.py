@@ -36,3 +36,10 @@ def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Rand
     with jitter in [50%, 100%] of the step so many agents do not retry in lock-step."""
     step = min(maximum, initial * (2 ** min(attempt, 30)))
     return step * (0.5 + rng.random() / 2)
+
+
+def clock_step(wall_minus_monotonic: float, baseline: float, tolerance: float) -> float | None:
+    """The wall clock's jump (seconds, negative when it went back) since `baseline` was taken,
+    or None while it stays within `tolerance` (NTP slewing moves it by milliseconds)."""
+    step = wall_minus_monotonic - baseline
+    return step if abs(step) > tolerance else None

@@ -155,12 +155,28 @@ class Scheduler:
             if (old.interval, old.jitter) != (check.interval, check.jitter):
                 self._remove(key, keep_state=True)
                 to_add.append(check)
+        for check in to_add:
+            self._checks[check.key] = check
+        self._add_jobs(to_add)
+        return added, len(removed), changed
+
+    def restart_schedule(self) -> None:
+        """Lay every check's schedule out again from now, keeping previous values.
+
+        apscheduler 3 keeps run times as wall-clock datetimes: after the clock steps back an
+        hour, every job would wait an hour. The agent calls this when it sees such a step.
+        """
+        checks = list(self._checks.values())
+        for check in checks:
+            self._remove(check.key, keep_state=True)
+        self._add_jobs(checks)
+
+    def _add_jobs(self, checks: list[Check]) -> None:
         now = datetime.now(UTC)
-        # Spread the new checks' first runs evenly over their interval.
-        ordered = sorted(to_add, key=lambda c: c.key)
+        # Spread the checks' first runs evenly over their interval.
+        ordered = sorted(checks, key=lambda c: c.key)
         count = len(ordered)
         for index, check in enumerate(ordered):
-            self._checks[check.key] = check
             offset = check.interval * index / count
             self._aps.add_job(
                 self._run,
@@ -178,7 +194,15 @@ class Scheduler:
                 max_instances=1,
                 replace_existing=True,
             )
-        return added, len(removed), changed
+
+    def next_runs(self) -> dict[tuple[str, str], datetime]:
+        """Each check's next scheduled run (UTC)."""
+        out = {}
+        for job in self._aps.get_jobs():
+            key = job.args[0]
+            run = getattr(job, "next_run_time", None) or job.trigger.start_date
+            out[key] = run
+        return out
 
     def _remove(self, key: tuple[str, str], keep_state: bool = False) -> None:
         if not keep_state:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig, Check, ConfigError, load_config
-from agent.health import Health
+from agent.health import Health, clock_step
 from agent.heartbeat import heartbeat_body, host_metrics, prime_host_metrics
 from agent.schedule import Scheduler
 from agent.shipper import Shipper
@@ -79,6 +79,7 @@ class Agent:
         self._tasks = [
             asyncio.create_task(self.shipper.run(), name="shipper"),
             asyncio.create_task(self._heartbeats(), name="heartbeat"),
+            asyncio.create_task(self._watch_clock(), name="clock"),
         ]
         try:
             await self._stop.wait()
@@ -129,6 +130,18 @@ class Agent:
             log.warning("%d results stay in the spool for the next start", stats.pending)
         await self.shipper.aclose()
         await self.spool.close()
+
+    async def _watch_clock(self, every: float = 2.0, tolerance: float = 5.0) -> None:
+        """Re-lay the schedule when the wall clock steps (see Scheduler.restart_schedule)."""
+        baseline = time.time() - time.monotonic()
+        while True:
+            await asyncio.sleep(every)
+            offset = time.time() - time.monotonic()
+            step = clock_step(offset, baseline, tolerance)
+            if step is not None:
+                log.warning("the wall clock stepped %+.1f s: laying the schedule out again", step)
+                self.scheduler.restart_schedule()
+                baseline = offset
 
     async def _heartbeats(self) -> None:
         prime_host_metrics()

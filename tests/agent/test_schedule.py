@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agent.config import Check
-from agent.health import Health
-from agent.schedule import Scheduler
+from agent.health import Health, clock_step
+from agent.schedule import Scheduler, job_id
 from probes import ProbeResult, Reason
 
 
@@ -77,3 +78,33 @@ async def test_a_record_has_the_wire_fields_with_an_offset_timestamp() -> None:
         "value",
     ]
     assert record["ts"][-6] in "+-" and record["interval"] == 30
+
+
+def test_a_clock_step_is_seen_beyond_the_tolerance_either_way() -> None:
+    assert clock_step(1000.0 + 0.004, 1000.0, 5.0) is None  # NTP slewing
+    assert clock_step(1000.0 - 3600.0, 1000.0, 5.0) == -3600.0
+    assert clock_step(1000.0 + 30.0, 1000.0, 5.0) == 30.0
+
+
+async def test_after_the_clock_went_back_the_schedule_is_laid_out_from_now_again() -> None:
+    probe = _Recorder()
+    scheduler = Scheduler(_nowhere, Health(), {}, 1.0, probe)
+    checks = [replace(_check("snmp", f"c{n}"), interval=10.0) for n in range(5)]
+    scheduler.apply(checks)
+    scheduler.start()
+    try:
+        await scheduler.run_check(checks[0])  # a previous value to keep
+        later = datetime.now(UTC) + timedelta(hours=1)
+        for key in scheduler.checks:  # what a clock stepped back an hour looks like
+            scheduler._aps.modify_job(job_id(key), next_run_time=later)
+        scheduler.restart_schedule()
+        now = datetime.now(UTC)
+        runs = scheduler.next_runs()
+        assert set(runs) == {c.key for c in checks}
+        assert all(
+            now - timedelta(seconds=1) <= t <= now + timedelta(seconds=10) for t in runs.values()
+        )
+        await scheduler.run_check(checks[0])
+        assert "previous" in probe.calls[-1][1]  # the last value survived the re-layout
+    finally:
+        await scheduler.shutdown(timeout=1.0)
