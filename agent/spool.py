@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import sqlite3
@@ -109,6 +110,7 @@ class Spool:
         self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         self._db: sqlite3.Connection | None = None
+        self._lockfile: Any = None
         self._lock = threading.Lock()
         self._queue: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
         self._drain_scheduled = False
@@ -131,6 +133,9 @@ class Spool:
         try:
             await self._call(self._open)
         except (OSError, sqlite3.Error) as exc:
+            if self._lockfile is not None:
+                self._lockfile.close()
+                self._lockfile = None
             raise SpoolError(f"cannot open the spool {self.path}: {exc}") from exc
 
     async def close(self) -> None:
@@ -196,7 +201,17 @@ class Spool:
 
     def _open(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # One agent per spool: a second one (started by hand next to the service) would send
+        # the same rows under other batch ids, and the collector would store them twice.
+        lock = open(self.path + ".lock", "a+")  # noqa: SIM115 (held until close)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise SpoolError(f"the spool {self.path} is in use by another agent") from None
+        self._lockfile = lock
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=5000")  # someone reading it with the sqlite3 shell
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={'FULL' if self.fsync == 'full' else 'NORMAL'}")
         db.executescript(_SCHEMA)
@@ -226,6 +241,9 @@ class Spool:
         assert self._db is not None
         self._db.close()
         self._db = None
+        if self._lockfile is not None:
+            self._lockfile.close()  # releases the flock
+            self._lockfile = None
 
     def _drain(self) -> None:
         with self._lock:

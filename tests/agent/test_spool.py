@@ -9,11 +9,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.coalesce import RowInfo, extend, plan_drops
-from agent.spool import Spool
+from agent.spool import Spool, SpoolError
 
 
 def _result(component: str, n: int, ok: bool = True, probe: str = "tcp") -> dict[str, Any]:
@@ -266,3 +267,15 @@ async def _replay(ops: list[tuple[str, int, bool]], cap: int = 10**9) -> None:
             assert expanded == states
         elif stats.dropped_changes == 0:  # only continuations went: no boundary moved
             assert _changes(expanded) == _changes(states)
+
+
+async def test_a_second_agent_on_the_same_spool_is_refused(tmp_path: Path) -> None:
+    first = Spool(str(tmp_path / "s.db"), 10**9)
+    await first.open()
+    second = Spool(str(tmp_path / "s.db"), 10**9)
+    with pytest.raises(SpoolError, match="in use by another agent"):
+        await second.open()
+    await first.close()
+    third = Spool(str(tmp_path / "s.db"), 10**9)  # free again once the first is gone
+    await third.open()
+    await third.close()
