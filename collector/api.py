@@ -130,7 +130,12 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
                 found = p
         return found
 
-    def endpoint(role: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    def endpoint(
+        role: str, needs_state: bool = True
+    ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+        """`needs_state`: answer 503 until the collector rebuilt its state from the store (all
+        but ingest, heartbeats, /healthz and /metrics, which work from the start)."""
+
         def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
             in_progress = metrics.in_progress.labels(fn.__name__)
 
@@ -145,6 +150,8 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
                             raise HTTPError(401, "missing or unknown bearer token")
                         if role in ("agent", "operator") and who.role != role:
                             raise HTTPError(403, f"needs an {role} token")
+                    if needs_state and not collector.ready:
+                        raise HTTPError(503, f"collector not ready: {collector.not_ready}")
                     response = await fn(request, who)
                 except HTTPError as exc:
                     response = _json({"error": exc.error}, exc.status)
@@ -216,7 +223,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         return data
 
     # -- ingest ------------------------------------------------------------------------------
-    @endpoint("agent")
+    @endpoint("agent", needs_state=False)
     async def results(request: Request, who: Principal | None) -> Response:
         """
         summary: Ingest a batch of probe results (202 once durable)
@@ -244,7 +251,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
                 metrics.rejected.labels(bad["field"]).inc()
         return _json({"accepted": result.accepted, "rejected": batch.rejected}, 202)
 
-    @endpoint("agent")
+    @endpoint("agent", needs_state=False)
     async def heartbeat(request: Request, who: Principal | None) -> Response:
         """
         summary: Record an agent's heartbeat (last seen, clock skew, spool, health)
@@ -573,7 +580,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         return _json(views.incident(inc))
 
     # -- operations --------------------------------------------------------------------------
-    @endpoint("public")
+    @endpoint("public", needs_state=False)
     async def healthz(request: Request, who: Principal | None) -> Response:
         """
         summary: Store reachable, queue depths (503 with the reason when not)
@@ -588,7 +595,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         body.update(store=not reason, queues=queues)
         return _json(body, 503 if reason else 200)
 
-    @endpoint("public")
+    @endpoint("public", needs_state=False)
     async def prometheus(request: Request, who: Principal | None) -> Response:
         """
         summary: Prometheus metrics

@@ -25,6 +25,7 @@ from collector.ingest import Batch
 from collector.maintenance import check_rrule, covered, in_window
 from collector.model import (
     AuditEntry,
+    Component,
     Exclusion,
     Heartbeat,
     Incident,
@@ -32,9 +33,10 @@ from collector.model import (
     MaintenanceWindow,
     Millis,
     Outage,
+    Sample,
     TimelineEntry,
 )
-from collector.store.base import Store
+from collector.store.base import Store, StoreError
 from collector.timefmt import month_range
 
 log = logging.getLogger("hotline.collector")
@@ -75,6 +77,12 @@ class Collector:
         self.subscribers: list[Subscriber] = []
         self.systems: dict[str, str] = {}
         self._lock = asyncio.Lock()
+        self._cond = asyncio.Condition(self._lock)  # the same lock, for waiting on the rebuild
+        self.ready = False  # the state is rebuilt from the store (see `start`)
+        self.not_ready = "starting"  # why not, while not ready
+        self._capture: list[Sample] | None = None  # batches stored during a rebuild's reads
+        self._unready_batches = 0  # batches being stored before the state was rebuilt
+        self._installing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._pruned_at: Millis = 0
         self.counters = {"accepted": 0, "rejected": 0, "duplicate_batches": 0}
@@ -86,8 +94,18 @@ class Collector:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, background: bool = True) -> None:
+        """Open the store (its errors are the caller's: a wrong path, a bad CA file) and rebuild
+        the state from it. A store that does not answer yet (InfluxDB down) is no reason to
+        stop: results are accepted into it (InfluxDB's durable buffer) and the rebuild is
+        retried in the background; until it succeeds `ready` is False, /healthz answers 503
+        and the API refuses what needs the state (503)."""
         await self.store.open()
-        await self.rebuild()
+        try:
+            await self.rebuild()
+        except StoreError as exc:
+            self.not_ready = f"cannot rebuild the state from the store: {exc}"
+            log.warning("%s; accepting results meanwhile, retrying", self.not_ready)
+            self._tasks.append(asyncio.create_task(self._rebuild_until_ready(), name="rebuild"))
         if background:
             self._tasks.append(asyncio.create_task(self._ticker(), name="collector-tick"))
             self._tasks.append(asyncio.create_task(self._retention(), name="collector-retention"))
@@ -101,13 +119,45 @@ class Collector:
         self._tasks.clear()
         await self.store.close()
 
+    async def _rebuild_until_ready(self) -> None:
+        delay = 0.5
+        attempts = 0
+        while not self.ready:
+            await asyncio.sleep(delay)
+            attempts += 1
+            try:
+                await self.rebuild()
+            except Exception as exc:  # keep trying: the store may come back any time
+                self.not_ready = f"cannot rebuild the state from the store: {exc}"
+                if attempts % 10 == 0:
+                    log.warning("%s (attempt %d); retrying", self.not_ready, attempts)
+                delay = min(delay * 2, 15.0)
+        log.info("the store answers: state rebuilt after %d attempt(s)", attempts)
+
     async def rebuild(self) -> None:
-        """Rebuild the engine and open incidents from the store (after a restart)."""
+        """Rebuild the engine and open incidents from the store (after a restart).
+
+        The store is read without the lock: ingest goes on meanwhile. Batches stored while the
+        collector is not ready are also kept in memory from the start of the reads (`_capture`),
+        so those stored after the reads are not missed; one read back is not applied twice."""
+        async with self._cond:
+            self._capture = []
+        try:
+            state = await self._read_state()
+            async with self._cond:
+                self._installing = True  # new batches wait; started ones land in _capture
+                await self._cond.wait_for(lambda: self._unready_batches == 0)
+                await self._install(state, self._capture or [])
+        finally:
+            async with self._cond:
+                self._installing = False
+                self._capture = None
+                self._cond.notify_all()
+
+    async def _read_state(self) -> _State:
         now = self.clock()
-        for c in await self.store.components():
-            self.systems[c.id] = c.system
-            self.engine.register(c.id, c.system)
-        self.windows = await self.store.windows()
+        components = await self.store.components()
+        windows = await self.store.windows()
         horizon = now - int(self.config.rebuild_hours * 3_600_000)
         recent = await self.store.read_outages(since=horizon)  # down, overlapping the horizon
         since = min([o.start for o in recent] + [horizon])
@@ -116,16 +166,30 @@ class Collector:
             for o in await self.store.read_outages(since=since, kind=None)
             if o.start >= since or (o.kind is IntervalKind.NO_DATA and o.end is None)
         ]
-        self.engine.known(known)
         incidents = await self.store.incidents(open_only=True)
         all_ids = [i.id for i in await self.store.incidents()]
-        self.tracker.load(incidents, all_ids, known)
-        for inc in incidents:
-            for entry in await self.store.timeline(inc.id):
-                if entry.event == "deadline_passed":
-                    self.tracker.deadline_told(inc.id, str(entry.detail.get("deadline")))
-        in_incidents = {oid for i in incidents for oid in i.outage_ids}
-        for o in known:
+        told = [
+            (inc.id, str(entry.detail.get("deadline")))
+            for inc in incidents
+            for entry in await self.store.timeline(inc.id)
+            if entry.event == "deadline_passed"
+        ]
+        samples = await self.store.read_samples(since, now + DAY)
+        return _State(components, windows, since, known, incidents, all_ids, told, samples)
+
+    async def _install(self, state: _State, captured: list[Sample]) -> None:
+        """Load what `_read_state` read into the engine and the tracker (under the lock)."""
+        now = self.clock()
+        for c in state.components:
+            self.systems[c.id] = c.system
+            self.engine.register(c.id, c.system)
+        self.windows = state.windows
+        self.engine.known(state.known)
+        self.tracker.load(state.incidents, state.all_ids, state.known)
+        for incident_id, deadline in state.told:
+            self.tracker.deadline_told(incident_id, deadline)
+        in_incidents = {oid for i in state.incidents for oid in i.outage_ids}
+        for o in state.known:
             if (
                 o.end is None
                 and o.kind is IntervalKind.DOWN
@@ -133,16 +197,21 @@ class Collector:
                 and in_window(self.windows, o.component, o.detected_at or o.start)
             ):
                 self.tracker.watch_maintenance(o)
-        samples = await self.store.read_samples(since, now + DAY)
+        samples = _merged(state.samples, captured)
+        self.ready = True
+        self.not_ready = ""
         # one call: chunks would show passing states (an outage reopened until the chunk that
         # closes it) as changes to store and publish
-        await self._apply(self.engine.ingest(samples, now), now)
-        await self._apply(self.engine.tick(now), now)
+        try:
+            await self._apply(self.engine.ingest(samples, now), now)
+            await self._apply(self.engine.tick(now), now)
+        except Exception:  # as in ingest: the samples are stored; the next restart redoes it
+            log.exception("applying the rebuilt state's changes failed")
         log.info(
             "rebuilt from %d samples since %d; %d open incidents",
             len(samples),
-            since,
-            len(incidents),
+            state.since,
+            len(state.incidents),
         )
 
     async def _ticker(self) -> None:
@@ -154,6 +223,8 @@ class Collector:
                 log.exception("tick failed")
 
     async def _retention(self) -> None:
+        while not self.ready:  # retention needs the store; start it once the state is rebuilt
+            await asyncio.sleep(self.config.tick_seconds)
         while True:
             try:
                 now = self.clock()
@@ -169,20 +240,35 @@ class Collector:
     async def ingest(self, batch: Batch) -> IngestResult:
         """Store the batch durably, then apply it to the engine. The store is written outside
         the lock, so concurrent batches share its commit (one fsync for all, where the store
-        groups commits); the store keeps each batch id once."""
-        async with self._lock:  # memory only
+        groups commits); the store keeps each batch id once. Before the state is rebuilt
+        (`ready` False) the batch is only stored; the rebuild applies it."""
+        async with self._cond:  # memory only
+            await self._cond.wait_for(lambda: not self._installing)
             _recheck_systems(batch, self.systems)  # another batch may have registered one since
             for s in batch.samples:  # claimed now: a concurrent batch is checked against it
                 self.systems.setdefault(s.component, s.system)
-        if batch.samples or batch.batch_id is not None:
-            stored = await self.store.append_samples(batch.agent, batch.batch_id, batch.samples)
-        else:
-            stored = True
+            unready = not self.ready
+            self._unready_batches += unready
+        stored = False
+        try:
+            if batch.samples or batch.batch_id is not None:
+                stored = await self.store.append_samples(batch.agent, batch.batch_id, batch.samples)
+            else:
+                stored = True
+        finally:
+            if unready:
+                async with self._cond:
+                    self._unready_batches -= 1
+                    if stored and self._capture is not None:
+                        self._capture.extend(batch.samples)
+                    self._cond.notify_all()
         if not stored:
             self.counters["duplicate_batches"] += 1
             return IngestResult(len(batch.samples), duplicate=True)
         self.counters["accepted"] += len(batch.samples)
         self.counters["rejected"] += len(batch.rejected)
+        if unready:
+            return IngestResult(len(batch.samples), duplicate=False)
         async with self._lock:
             now = self.clock()
             try:
@@ -192,6 +278,8 @@ class Collector:
             return IngestResult(len(batch.samples), duplicate=False)
 
     async def tick(self) -> None:
+        if not self.ready:
+            return
         async with self._lock:
             now = self.clock()
             if now - self._pruned_at >= 600_000:  # keep the engine's memory to the horizon
@@ -233,6 +321,8 @@ class Collector:
 
     async def health(self) -> str:
         """Empty when the collector and its store work; else why not (for /healthz)."""
+        if not self.ready:
+            return f"not ready: {self.not_ready}"
         return await self.store.health()
 
     async def heartbeat(self, hb: Heartbeat) -> None:
@@ -464,6 +554,33 @@ class Collector:
 
     def with_open(self, inc: Incident) -> Incident:
         return replace(self.tracker.open.get(inc.id, inc))
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """What a rebuild reads from the store."""
+
+    components: list[Component]
+    windows: list[MaintenanceWindow]
+    since: Millis
+    known: list[Outage]
+    incidents: list[Incident]
+    all_ids: list[str]
+    told: list[tuple[str, str]]  # (incident id, deadline) already announced
+    samples: list[Sample]
+
+
+def _merged(read: list[Sample], captured: list[Sample]) -> list[Sample]:
+    """The samples a rebuild read, and those stored during its reads that it did not read."""
+    if not captured:
+        return read
+    seen = {_key(s) for s in read}
+    extra = [s for s in captured if _key(s) not in seen]
+    return sorted([*read, *extra], key=lambda s: (s.ts, s.component, s.probe))
+
+
+def _key(s: Sample) -> tuple[Any, ...]:
+    return (s.agent, s.component, s.probe, s.ts, s.ok, s.count, s.until)
 
 
 def _ordered(windows: list[MaintenanceWindow]) -> list[MaintenanceWindow]:

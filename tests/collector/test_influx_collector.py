@@ -38,7 +38,8 @@ class Collector:
         self.log = tmp_path / "collector.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, ready: bool = True) -> None:
+        """Start and wait until /healthz answers (200; with `ready` False, any answer)."""
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "hotline", "collector", "--config", str(self.config),
@@ -49,7 +50,8 @@ class Collector:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
+                status = httpx.get(f"{self.url}/healthz", timeout=0.5).status_code
+                if status == 200 or not ready:
                     return
             except httpx.HTTPError:
                 pass
@@ -71,12 +73,19 @@ class Collector:
              "latency_ms": 1.0 + k, "detail": "", "interval": 30}
             for k in range(PER_BATCH)
         ]  # fmt: skip
+        return self.post_results(results, f"b{n}")
+
+    def post_results(self, results: list[dict], batch: str | None = None) -> httpx.Response:
         return httpx.post(
             f"{self.url}/api/v1/results",
-            json={"agent": "a1", "batch": f"b{n}", "results": results},
+            json={"agent": "a1", "batch": batch, "results": results},
             headers={"Authorization": f"Bearer {TOKEN}"},
             timeout=10,
         )
+
+    def get(self, path: str, **params: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        return httpx.get(f"{self.url}{path}", params=params, headers=headers, timeout=10)
 
 
 @pytest.fixture
@@ -135,3 +144,45 @@ def test_results_survive_influxdb_down_and_a_kill_9_with_a_backlog_stored_once(
     log = collector.log.read_text()
     assert "hotline.collector" in log  # it logs at INFO, but not httpx's line per request
     assert "HTTP Request:" not in log
+
+
+def probe_results(pattern: str, t0: int) -> list[dict]:
+    """One result per character, 10 s apart: + ok, - timeout."""
+    return [
+        {"component": "ivr-1", "system": "ivr", "probe": "sip",
+         "ts": format_instant(t0 + i * 10_000), "ok": c == "+",
+         "reason": "ok" if c == "+" else "timeout", "interval": 10}
+        for i, c in enumerate(pattern)
+    ]  # fmt: skip
+
+
+def test_collector_started_while_influxdb_is_down_serves_and_rebuilds_when_it_returns(
+    influx_and_collector: tuple[Influxd, Collector],
+) -> None:
+    server, collector = influx_and_collector
+    t0 = int(time.time() * 1000) - 600_000
+    assert collector.post_results(probe_results("++---", t0), "first").status_code == 202
+    [before] = collector.get("/api/v1/outages", component="ivr-1").json()["outages"]
+    assert before["end"] is None  # an outage open when the collector stops
+    collector.stop()
+    server.stop()
+
+    collector.start(ready=False)  # InfluxDB is down: not a reason to exit (nor exit 3)
+    health = httpx.get(f"{collector.url}/healthz", timeout=5)
+    assert health.status_code == 503 and "not ready" in health.json()["reason"]
+    r = collector.post_results(probe_results("-+", t0 + 50_000), "second")
+    assert r.status_code == 202 and r.json()["accepted"] == 2  # durable in the local buffer
+    r = collector.get("/api/v1/outages")
+    assert r.status_code == 503 and "not ready" in r.json()["error"]
+    assert collector.proc is not None and collector.proc.poll() is None
+
+    server.start()  # the collector rebuilds its state, with the results it took meanwhile
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{collector.url}/healthz", timeout=5).status_code != 200:
+        assert time.monotonic() < deadline, collector.log.read_text()[-3000:]
+        time.sleep(0.1)
+    [after] = collector.get("/api/v1/outages", component="ivr-1").json()["outages"]
+    assert after["id"] == before["id"] and after["start"] == before["start"]
+    assert after["end"] == format_instant(t0 + 60_000)  # closed by the result taken while down
+    [incident] = collector.get("/api/v1/incidents").json()["incidents"]
+    assert incident["restored_at"] == format_instant(t0 + 60_000)
