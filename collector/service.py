@@ -208,9 +208,10 @@ class Collector:
         except Exception:  # as in ingest: the samples are stored; the next restart redoes it
             log.exception("applying the rebuilt state's changes failed")
         log.info(
-            "rebuilt from %d samples since %d; %d open incidents",
+            "rebuilt from %d samples since %d (%d stored during the reads); %d open incidents",
             len(samples),
             state.since,
+            len(samples) - len(state.samples),
             len(state.incidents),
         )
 

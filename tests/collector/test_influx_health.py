@@ -137,3 +137,46 @@ async def test_ingest_answers_while_an_operator_request_waits_for_influxdb(
     r = await operator
     assert r.status_code == 503 and "not reachable" in r.json()["error"]
     await anon.aclose()
+
+
+async def test_batches_taken_before_and_during_the_rebuild_are_applied_once(
+    influxd_factory: Callable[..., Influxd],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from collector.ingest import parse_batch
+    from collector.store import SqliteStore
+    from tests.collector.test_ingest_concurrency import body
+
+    server = influxd_factory()
+    url = server.store_url("hotline", rp_raw_days="0", rp_keep_days="0", timeout="1")
+    server.stop()
+    store = InfluxStore.from_url(url, state_dir=tmp_path, backoff_max=0.1, read_timeout=1.0)
+    collector = Collector(make_config(tmp_path), store, clock=Clock())
+    await collector.start(background=False)  # InfluxDB down: started, not ready
+    assert not collector.ready and "not ready" in await collector.health()
+    n, sent_unready = 160, 0
+
+    async def sender(k: int) -> None:  # 4 agents' steady streams while InfluxDB comes back
+        nonlocal sent_unready
+        for i in range(k, n, 4):
+            batch = parse_batch(body(i), collector.systems, collector.clock())
+            sent_unready += not collector.ready
+            assert not (await collector.ingest(batch)).duplicate
+            await asyncio.sleep(0.02)
+
+    await asyncio.gather(asyncio.to_thread(server.start), *(sender(k) for k in range(4)))
+    assert 0 < sent_unready < n, "the rebuild should land mid-stream"
+    for _ in range(100):
+        if collector.ready:
+            break
+        await asyncio.sleep(0.1)
+    assert collector.ready and await collector.health() == ""
+    reference = Collector(make_config(tmp_path / "ref"), SqliteStore(tmp_path / "ref.db"), Clock())
+    await reference.start(background=False)
+    everything = [r for i in range(n) for r in body(i)["results"]]
+    await reference.ingest(parse_batch({"agent": "a1", "results": everything}, {}, T0))
+    assert [o.component for o in collector.engine.outages() if o.kind == "down"] == ["seat-1"]
+    assert collector.engine.outages() == reference.engine.outages()
+    assert len(await store.read_samples(T0 - 7200 * S, T0)) == len(everything)
+    await reference.stop()
+    await collector.stop()
