@@ -25,10 +25,11 @@ def state_of(result: Mapping[str, Any]) -> str:
 
 
 def can_extend(row: Mapping[str, Any], result: Mapping[str, Any]) -> bool:
-    """True when `result` continues the run of `row` (same check, state and interval)."""
+    """True when `result` continues the run of `row` (same check, system, state, interval)."""
     return (
         row.get("component") == result.get("component")
         and row.get("probe") == result.get("probe")
+        and row.get("system") == result.get("system")
         and state_of(row) == state_of(result)
         and row.get("interval") == result.get("interval")
     )
