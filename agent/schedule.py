@@ -39,6 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from agent.config import Check
 from agent.health import Health
+from probes import STATEFUL_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,6 @@ def result_record(check: Check, started: datetime, result: Any) -> dict[str, Any
     if result.value is not None:
         record["value"] = result.value
     return record
-
-
-# Kinds whose probe compares with its previous run and so takes option `previous` (the `value`
-# of the last run). Others return a `value` too (file_age: age in hours, process: count) but
-# reject unknown options, so they must never receive it.
-STATEFUL_KINDS = frozenset({"snmp"})
 
 
 def _grace(check: Check) -> int:

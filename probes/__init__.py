@@ -9,12 +9,13 @@ each kind's options and reasons are documented in its module (`probes.sip`, `pro
 """
 
 from probes.options import OptionError
-from probes.registry import DEFAULT_TIMEOUT, PROBES, ProbeFn, run_probe
+from probes.registry import DEFAULT_TIMEOUT, PROBES, STATEFUL_KINDS, ProbeFn, run_probe
 from probes.result import ProbeResult, Reason
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "PROBES",
+    "STATEFUL_KINDS",
     "OptionError",
     "ProbeFn",
     "ProbeResult",

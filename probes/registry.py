@@ -50,6 +50,10 @@ PROBES: dict[str, ProbeFn] = {
     "file_age": _lazy("probes.file_age"),
 }
 
+# Kinds that compare with their previous run: they take the last result's `value` in the
+# option `previous` (probes stay stateless; the caller keeps that value between runs).
+STATEFUL_KINDS: frozenset[str] = frozenset({"snmp"})
+
 
 async def run_probe(
     kind: str,
