@@ -151,6 +151,7 @@ def _parse_facts(data: Any, rules: Rules, now_us: int | None) -> Facts:
     no_data = _no_data(data.get("no_data", []), known, errors)
 
     errors.raise_if_any(FactsError)
+    assert isinstance(month, str) and as_of is not None  # no errors: both were read
     return Facts(
         month=month,
         month_start=month_start,
@@ -366,7 +367,8 @@ def _incidents(value: Any, known: set[str], rules: Rules, errors: Errors) -> lis
             if entry.get(key) is not None and stamps[key] is None:
                 ok = False
         for key in ("responded_at", "restored_at"):
-            if detected is not None and stamps[key] is not None and stamps[key] < detected:
+            stamp = stamps[key]
+            if detected is not None and stamp is not None and stamp < detected:
                 errors.add(f"{path}.{key}", "before detected_at")
                 ok = False
         if ok and detected is not None:

@@ -48,7 +48,7 @@ def clip(intervals: Sequence[Interval], lo: int, hi: int) -> IntervalSet:
     # A set is sorted by start and by end alike: find the overlapping run, trim its two ends.
     first = bisect_right(intervals, lo, key=_end)
     last = bisect_left(intervals, hi, key=_start)
-    out = intervals[first:last]
+    out = list(intervals[first:last])
     if out:
         out[0] = (max(out[0][0], lo), out[0][1])
         out[-1] = (out[-1][0], min(out[-1][1], hi))

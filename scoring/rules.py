@@ -188,6 +188,7 @@ def parse_rules(data: dict[str, Any]) -> Rules:
 
     items = _parse_items(data.get("items"), systems, GRANULARITIES.get(granularity, 1), errors)
     errors.raise_if_any(RulesError)
+    assert isinstance(rule_id, str)  # no errors: it was read
     return Rules(
         id=rule_id,
         name=str(data.get("name", rule_id)),

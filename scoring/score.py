@@ -110,13 +110,13 @@ def _component_times(facts: Facts, p_start: int, p_end: int) -> dict[str, _Compo
     windows: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for window in facts.windows:
         if "*" not in window.components:
-            for component in window.components:
-                windows[component].append((window.start, window.end))
+            for cid in window.components:
+                windows[cid].append((window.start, window.end))
     no_data: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for span in facts.no_data:
         no_data[span.component].append((span.start, span.end))
 
-    times = {}
+    times: dict[str, _ComponentTime] = {}
     for component in facts.components:
         lo = p_start if component.since is None else max(p_start, component.since)
         hi = p_end if component.until is None else min(p_end, component.until)
@@ -192,7 +192,7 @@ def _availability(
         evidence["reason"] = "no components of these systems"
         return _not_measured(item, evidence)
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for t in members:
         working = _grain(t.working, item, origin)
         fault = iv.intersect(_grain(t.fault, item, origin), working)
@@ -385,6 +385,8 @@ def report_deadline(restored_at: int, rules: Rules, clock: _Clock) -> int:
 def _written_report(
     incident: Incident, facts: Facts, rules: Rules, clock: _Clock
 ) -> dict[str, Any]:
+    """The written report owed for a restored incident: deadline and status."""
+    assert incident.restored_at is not None  # unrestored incidents owe no report yet
     row: dict[str, Any] = {
         "incident": incident.id,
         "restored_at": clock.iso(incident.restored_at),
