@@ -9,11 +9,11 @@ times, each phase into a database of its own (checked to hold every point):
 - store: `InfluxStore.append_samples` in batches of `--batch` results from `--agents` concurrent
   senders (as the HTTP API hands them over: line formatting, durable buffer commit with fsync,
   drain, gzip, `/write`), timed until the buffer has delivered everything to InfluxDB;
-- store, one sender: the same with a single sender (every batch pays its own fsync) — the
-  collector's own path, which takes batches one at a time;
-- collector (`--http`, once): `hotline collector --store influxdb://…` as a process, HTTP batches
-  of 500 from 4 connections (JSON parsing, validation, state engine, store), timed until InfluxDB
-  holds every result.
+- store, one sender: the same with a single sender (every batch pays its own fsync; the
+  collector lets concurrent HTTP batches share a commit, so this is its worst case);
+- collector (`--http`, each round): `hotline collector --store influxdb://…` as a process, HTTP
+  batches of 500 from 4 connections (JSON parsing, validation, state engine, store), timed until
+  the last 202 (accepted: durable in the local buffer) and until InfluxDB holds every result.
 Prints the median of each and the ratios (goal: store ≥ 50 % of raw).
 """
 
@@ -109,7 +109,8 @@ async def store_rate(
     return len(results) / elapsed
 
 
-async def collector_rate(server: Influxd, n: int, tmp: Path) -> float:
+async def collector_rate(server: Influxd, n: int, tmp: Path, db: str) -> tuple[float, float]:
+    """(results/s until the last 202, results/s until InfluxDB holds them all)."""
     t0 = time.time_ns() // 1_000_000 - n * 10
     rows = [
         {"component": f"seat-{i % 500:03d}", "system": "seat", "probe": "sip" if i % 2 else "tcp",
@@ -124,7 +125,7 @@ async def collector_rate(server: Influxd, n: int, tmp: Path) -> float:
     port = free_port()
     config = tmp / "collector.yaml"
     config.write_text("agents: [{name: a1, token: bench}]\nsilence_after: 3600\n")
-    store = server.store_url("http", rp_raw_days="0", rp_keep_days="0", buffer=f"{tmp}/buf.db")
+    store = server.store_url(db, rp_raw_days="0", rp_keep_days="0", buffer=f"{tmp}/{db}.db")
     proc = subprocess.Popen(
         [sys.executable, "-m", "hotline", "collector", "--config", str(config), "--listen",
          f"127.0.0.1:{port}", "--store", store, "--log-level", "warning"],
@@ -152,10 +153,11 @@ async def collector_rate(server: Influxd, n: int, tmp: Path) -> float:
 
             start = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(4)))
+            accepted = time.perf_counter() - start
             async with httpx.AsyncClient(base_url=server.url, timeout=60) as influx:
-                while await count(influx, "http", "hotline_raw") < n:
+                while await count(influx, db, "hotline_raw") < n:
                     await asyncio.sleep(0.01)
-            return n / (time.perf_counter() - start)
+            return n / accepted, n / (time.perf_counter() - start)
     finally:
         proc.terminate()
         proc.wait(20)
@@ -170,7 +172,7 @@ async def main() -> None:
     parser.add_argument("--http", action="store_true", help="also through hotline collector")
     args = parser.parse_args()
     results = make_results(args.results)
-    raw, e2e, single = [], [], []
+    raw, e2e, single, http, accepted = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp, Influxd(Path(tmp) / "influxd") as server:
         state = Path(tmp) / "state"
         await raw_rate(server, results[:50_000], "warmup")
@@ -178,7 +180,10 @@ async def main() -> None:
             raw.append(await raw_rate(server, results, f"raw{n}"))
             e2e.append(await store_rate(server, results, args.batch, args.agents, state, f"e{n}"))
             single.append(await store_rate(server, results, args.batch, 1, state, f"s{n}"))
-        http = await collector_rate(server, args.results, Path(tmp)) if args.http else None
+            if args.http:
+                a, h = await collector_rate(server, args.results, Path(tmp), f"http{n}")
+                accepted.append(a)
+                http.append(h)
     r, e, s1 = statistics.median(raw), statistics.median(e2e), statistics.median(single)
     print(f"{args.results:,} results, median of {args.rounds} rounds")
     print(f"raw line protocol to /write     : {r:10,.0f} points/s")
@@ -186,8 +191,10 @@ async def main() -> None:
         f"InfluxStore, {args.agents} concurrent senders: {e:10,.0f} results/s  ratio {e / r:6.1%}"
     )
     print(f"InfluxStore, one sender         : {s1:10,.0f} results/s  ratio {s1 / r:6.1%}")
-    if http is not None:
-        print(f"hotline collector over HTTP     : {http:10,.0f} results/s  ratio {http / r:6.1%}")
+    if http:
+        h, a = statistics.median(http), statistics.median(accepted)
+        print(f"hotline collector over HTTP     : {h:10,.0f} results/s  ratio {h / r:6.1%}")
+        print(f"  (202s alone, before the drain : {a:10,.0f} results/s  ratio {a / r:6.1%})")
     print(f"(batches of {args.batch}; goal: ratio >= 50%)")
 
 
