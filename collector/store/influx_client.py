@@ -186,10 +186,11 @@ class InfluxClient:
     async def ping(self) -> bool:
         return not await self.ping_error()
 
-    async def ping_error(self) -> str:
-        """Empty when `/ping` answers 204; else what went wrong."""
+    async def ping_error(self, timeout: float = 2.0) -> str:
+        """Empty when `/ping` answers 204 within `timeout` seconds (a health check must answer
+        soon, also when InfluxDB hangs); else what went wrong."""
         try:
-            response = await self._http.get("/ping")
+            response = await self._http.get("/ping", timeout=min(timeout, self.target.timeout))
         except httpx.HTTPError as exc:
             return _describe(exc)
         if response.status_code != 204:

@@ -37,7 +37,7 @@ async def on_influx(
     tmp_path: Path,
 ) -> AsyncIterator[tuple[Influxd, Served]]:
     server = influxd_factory()
-    url = server.store_url("hotline", rp_raw_days="0", rp_keep_days="0", timeout="1")
+    url = server.store_url("hotline", rp_raw_days="0", rp_keep_days="0")  # timeout 10 s
     store = InfluxStore.from_url(url, state_dir=tmp_path, backoff_max=0.2, read_timeout=2.0)
     collector = Collector(make_config(tmp_path), store, clock=Clock())
     async with serve(collector) as served:
@@ -180,3 +180,16 @@ async def test_batches_taken_before_and_during_the_rebuild_are_applied_once(
     assert len(await store.read_samples(T0 - 7200 * S, T0)) == len(everything)
     await reference.stop()
     await collector.stop()
+
+
+async def test_healthz_answers_soon_when_influxdb_hangs(
+    on_influx: tuple[Influxd, Served],
+) -> None:
+    server, served = on_influx
+    server.pause()  # accepts connections, never answers (the store's own timeout is 10 s)
+    try:
+        async with httpx.AsyncClient(base_url=served.url, timeout=5) as anon:
+            r = await anon.get("/healthz")
+    finally:
+        server.resume()
+    assert r.status_code == 503 and "Timeout" in r.json()["reason"]
