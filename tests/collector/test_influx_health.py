@@ -38,7 +38,9 @@ async def on_influx(
 ) -> AsyncIterator[tuple[Influxd, Served]]:
     server = influxd_factory()
     url = server.store_url("hotline", rp_raw_days="0", rp_keep_days="0")  # timeout 10 s
-    store = InfluxStore.from_url(url, state_dir=tmp_path, backoff_max=0.2, read_timeout=2.0)
+    store = InfluxStore.from_url(
+        url, state_dir=tmp_path, backoff_max=0.2, read_timeout=2.0, close_timeout=0.2
+    )
     collector = Collector(make_config(tmp_path), store, clock=Clock())
     async with serve(collector) as served:
         yield server, served
