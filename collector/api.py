@@ -79,6 +79,9 @@ class _Metrics:
             "hotline_store_healthy", "1 when the last /healthz found the store working",
             registry=r,
         )  # fmt: skip
+        self.ready = Gauge(
+            "hotline_collector_ready", "1 once the state is rebuilt from the store", registry=r
+        )
         self.queues: dict[str, Gauge] = {}
         self.ingest_seconds = Histogram(
             "hotline_ingest_seconds", "Time to make a batch durable and apply it", registry=r
@@ -606,6 +609,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         metrics.open_no_data.set(sum(1 for o in open_ if o.kind == "no_data"))
         metrics.open_incidents.set(len(collector.tracker.open))
         metrics.set_queues(await collector.store.queue_depths())
+        metrics.ready.set(1 if collector.ready else 0)
         metrics.engine_items.set(collector.engine.memory())
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

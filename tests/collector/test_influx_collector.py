@@ -170,6 +170,7 @@ def test_collector_started_while_influxdb_is_down_serves_and_rebuilds_when_it_re
     collector.start(ready=False)  # InfluxDB is down: not a reason to exit (nor exit 3)
     health = httpx.get(f"{collector.url}/healthz", timeout=5)
     assert health.status_code == 503 and "not ready" in health.json()["reason"]
+    assert "hotline_collector_ready 0.0" in httpx.get(f"{collector.url}/metrics", timeout=5).text
     r = collector.post_results(probe_results("-+", t0 + 50_000), "second")
     assert r.status_code == 202 and r.json()["accepted"] == 2  # durable in the local buffer
     r = collector.get("/api/v1/outages")

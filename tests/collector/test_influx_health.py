@@ -83,6 +83,7 @@ async def test_healthz_and_metrics_show_the_backlog_while_influxdb_is_down(
     assert metric(text, "hotline_store_influx_buffer") == health["queues"]["influx_buffer"]
     assert metric(text, "hotline_store_influx_failing") == 1
     assert metric(text, "hotline_store_healthy") == 0
+    assert metric(text, "hotline_collector_ready") == 1  # started with InfluxDB up: state known
     assert metric(text, "hotline_results_accepted_total") == 31
     assert metric(text, 'hotline_results_rejected_total{field="ts"}') == 1
     assert metric(text, "hotline_batches_duplicate_total") == 1
