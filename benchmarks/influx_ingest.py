@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -109,8 +110,9 @@ async def store_rate(
     return len(results) / elapsed
 
 
-async def collector_rate(server: Influxd, n: int, tmp: Path, db: str) -> tuple[float, float]:
-    """(results/s until the last 202, results/s until InfluxDB holds them all)."""
+async def collector_rate(server: Influxd, n: int, tmp: Path, db: str) -> tuple[float, float, float]:
+    """(results/s until the last 202, results/s until InfluxDB holds them all, the collector
+    process's CPU µs per result over the same span: steadier than rates on a busy machine)."""
     t0 = time.time_ns() // 1_000_000 - n * 10
     rows = [
         {"component": f"seat-{i % 500:03d}", "system": "seat", "probe": "sip" if i % 2 else "tcp",
@@ -151,13 +153,16 @@ async def collector_rate(server: Influxd, n: int, tmp: Path, db: str) -> tuple[f
                     r = await client.post("/api/v1/results", content=queue.pop(), headers=headers)
                     assert r.status_code == 202, r.text[:300]
 
+            cpu = psutil.Process(proc.pid)
+            cpu_start = sum(cpu.cpu_times()[:2])
             start = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(4)))
             accepted = time.perf_counter() - start
             async with httpx.AsyncClient(base_url=server.url, timeout=60) as influx:
                 while await count(influx, db, "hotline_raw") < n:
                     await asyncio.sleep(0.01)
-            return n / accepted, n / (time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            return n / accepted, n / elapsed, (sum(cpu.cpu_times()[:2]) - cpu_start) / n * 1e6
     finally:
         proc.terminate()
         proc.wait(20)
@@ -170,31 +175,42 @@ async def main() -> None:
     parser.add_argument("--agents", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--http", action="store_true", help="also through hotline collector")
+    parser.add_argument(
+        "--skip-store", action="store_true", help="leave out the InfluxStore phases (with --http)"
+    )
     args = parser.parse_args()
     results = make_results(args.results)
-    raw, e2e, single, http, accepted = [], [], [], [], []
+    raw, e2e, single, http, accepted, cpu = [], [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp, Influxd(Path(tmp) / "influxd") as server:
         state = Path(tmp) / "state"
         await raw_rate(server, results[:50_000], "warmup")
         for n in range(args.rounds):
             raw.append(await raw_rate(server, results, f"raw{n}"))
-            e2e.append(await store_rate(server, results, args.batch, args.agents, state, f"e{n}"))
-            single.append(await store_rate(server, results, args.batch, 1, state, f"s{n}"))
+            if not args.skip_store:
+                e2e.append(
+                    await store_rate(server, results, args.batch, args.agents, state, f"e{n}")
+                )
+                single.append(await store_rate(server, results, args.batch, 1, state, f"s{n}"))
             if args.http:
-                a, h = await collector_rate(server, args.results, Path(tmp), f"http{n}")
+                a, h, c = await collector_rate(server, args.results, Path(tmp), f"http{n}")
                 accepted.append(a)
                 http.append(h)
-    r, e, s1 = statistics.median(raw), statistics.median(e2e), statistics.median(single)
+                cpu.append(c)
+    r = statistics.median(raw)
     print(f"{args.results:,} results, median of {args.rounds} rounds")
     print(f"raw line protocol to /write     : {r:10,.0f} points/s")
-    print(
-        f"InfluxStore, {args.agents} concurrent senders: {e:10,.0f} results/s  ratio {e / r:6.1%}"
-    )
-    print(f"InfluxStore, one sender         : {s1:10,.0f} results/s  ratio {s1 / r:6.1%}")
+    if e2e:
+        e, s1 = statistics.median(e2e), statistics.median(single)
+        print(
+            f"InfluxStore, {args.agents} concurrent senders: {e:10,.0f} results/s"
+            f"  ratio {e / r:6.1%}"
+        )
+        print(f"InfluxStore, one sender         : {s1:10,.0f} results/s  ratio {s1 / r:6.1%}")
     if http:
         h, a = statistics.median(http), statistics.median(accepted)
         print(f"hotline collector over HTTP     : {h:10,.0f} results/s  ratio {h / r:6.1%}")
         print(f"  (202s alone, before the drain : {a:10,.0f} results/s  ratio {a / r:6.1%})")
+        print(f"  (collector CPU per result     : {statistics.median(cpu):10.1f} µs)")
     print(f"(batches of {args.batch}; goal: ratio >= 50%)")
 
 

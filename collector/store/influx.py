@@ -135,6 +135,9 @@ class InfluxStore:
         self._samples = schema.SampleWriter()
         self._version = 0  # last version-clock value handed out
         self._sample_seq = 0  # samples written so far (sub-ms disambiguator)
+        # ids committed to influx_components: skips an INSERT OR IGNORE per component and batch
+        # on the ingest path (a batch of 500 components paid 500 of them, ~10% of its CPU)
+        self._components_stored: set[str] = set()
 
     @classmethod
     def from_url(
@@ -187,6 +190,7 @@ class InfluxStore:
         meta = dict(db.execute("SELECT k, v FROM influx_meta"))
         self._version = max(meta.get("version", 0), time.time_ns())
         self._sample_seq = meta.get("sample_seq", 0)
+        self._components_stored = {c for (c,) in db.execute("SELECT id FROM influx_components")}
 
     async def close(self) -> None:
         await self._buffer.close(flush_timeout=self.close_timeout)
@@ -344,7 +348,10 @@ class InfluxStore:
             writer = self._samples
             raw = [writer.line(s, seq + i) for i, s in enumerate(samples)]
             keep = []
+            stored = self._components_stored
             for c, s in first.items():
+                if c in stored:
+                    continue  # its row is committed: INSERT OR IGNORE would change nothing
                 cur = db.execute(
                     "INSERT OR IGNORE INTO influx_components VALUES (?, ?, ?, ?)",
                     (c, s.system, s.agent, s.ts),
@@ -360,9 +367,12 @@ class InfluxStore:
             return records
 
         try:
-            return await self._buffer.transaction(build)
+            added = await self._buffer.transaction(build)
         except lp.LineProtocolError as exc:
             raise StoreError(f"cannot store in InfluxDB: {exc}") from exc
+        if added:  # committed: every component of the batch has its row now
+            self._components_stored.update(first)
+        return added
 
     async def upsert_outages(self, outages: Iterable[Outage]) -> None:
         items = list(outages)
