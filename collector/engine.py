@@ -153,16 +153,18 @@ class _ProbeHistory:
     overlap in time; should a coalesced run span a result of the other state, it is split there.
     """
 
-    __slots__ = ("items",)
+    __slots__ = ("_walk", "items")
 
     def __init__(self) -> None:
         self.items: list[_Item] = []
+        self._walk: _Walk | None = None  # `outages` so far, valid while items are only appended
 
     def add(self, item: _Item) -> None:
         items = self.items
         if not items or (item >= items[-1] and items[-1][1] <= item[0]):
             items.append(item)  # the usual case: in order, nothing to split
             return
+        self._walk = None
         i = bisect.bisect_right(items, item)
         if i > 0:
             prev = items[i - 1]
@@ -195,6 +197,7 @@ class _ProbeHistory:
             run.append(item)
         out.extend(_fold(run, keep))
         self.items = out
+        self._walk = None
 
     def prune(self, floor: Millis, down_after: int, up_after: int) -> None:
         """Drop the oldest items that end before `floor`, cutting only after a success while
@@ -219,16 +222,45 @@ class _ProbeHistory:
                 cut = i + 1
         if cut:
             del self.items[:cut]
+            self._walk = None
 
     def outages(self, down_after: int, up_after: int) -> list[_ProbeOutage]:
-        result: list[_ProbeOutage] = []
-        down = False
-        start = detected = 0
-        reason = detail = ""
-        run_ok: bool | None = None
-        run_n = 0
-        run_first: _Item | None = None
-        for item in self.items:
+        walk = self._walk
+        if walk is None or walk.down_after != down_after or walk.up_after != up_after:
+            walk = self._walk = _Walk(down_after, up_after)
+        walk.advance(self.items)
+        return walk.result()
+
+
+class _Walk:
+    """The DOWN/UP state machine over a probe's items, as a left fold that can be resumed: a
+    history that only had items appended since the last call steps over the new ones alone
+    (the usual ingest: one result per probe and batch) instead of walking every item again.
+    Any other change to the items (insert, split, compact, prune) starts a new walk."""
+
+    __slots__ = (
+        "closed", "detail", "detected", "down", "down_after", "reason", "run_first", "run_n",
+        "run_ok", "seen", "start", "up_after",
+    )  # fmt: skip
+
+    def __init__(self, down_after: int, up_after: int) -> None:
+        self.down_after = down_after
+        self.up_after = up_after
+        self.closed: list[_ProbeOutage] = []
+        self.down = False
+        self.start = self.detected = 0
+        self.reason = self.detail = ""
+        self.run_ok: bool | None = None
+        self.run_n = 0
+        self.run_first: _Item | None = None
+        self.seen = 0  # items folded so far
+
+    def advance(self, items: list[_Item]) -> None:
+        if self.seen == len(items):
+            return
+        down_after, up_after = self.down_after, self.up_after
+        down, run_ok, run_n, run_first = self.down, self.run_ok, self.run_n, self.run_first
+        for item in items[self.seen :] if self.seen else items:
             ok = item[3]
             if ok != run_ok:
                 run_ok, run_n, run_first = ok, 0, item
@@ -236,18 +268,25 @@ class _ProbeHistory:
             run_n += item[2]
             if ok and down and before < up_after <= run_n:
                 assert run_first is not None
-                result.append(_ProbeOutage(start, run_first[0], detected, reason, detail))
+                self.closed.append(
+                    _ProbeOutage(self.start, run_first[0], self.detected, self.reason, self.detail)
+                )
                 down = False
             elif not ok and not down and before < down_after <= run_n:
                 assert run_first is not None
                 down = True
-                start = run_first[0]
-                reason, detail = run_first[4], run_first[5]
+                self.start = run_first[0]
+                self.reason, self.detail = run_first[4], run_first[5]
                 # the sample that made it DOWN: the (down_after - before)-th of this item
-                detected = _nth_ts(item, down_after - before)
-        if down:
-            result.append(_ProbeOutage(start, OPEN, detected, reason, detail))
-        return result
+                self.detected = _nth_ts(item, down_after - before)
+        self.down, self.run_ok, self.run_n, self.run_first = down, run_ok, run_n, run_first
+        self.seen = len(items)
+
+    def result(self) -> list[_ProbeOutage]:
+        out = list(self.closed)
+        if self.down:
+            out.append(_ProbeOutage(self.start, OPEN, self.detected, self.reason, self.detail))
+        return out
 
 
 def _fold(run: list[_Item], keep: int) -> list[_Item]:

@@ -272,3 +272,45 @@ def test_member_in_maintenance_does_not_take_the_composite_down() -> None:
     e.tick(T0 + 120 * S)
     [o] = down(e, "callsys")
     assert (o.start, o.end) == (T0 + 100 * S, None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["add", "add", "add", "compact", "prune"]),
+            st.booleans(),
+            st.integers(1, 3),
+            st.integers(0, 40),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    down_after=st.integers(1, 4),
+    up_after=st.integers(1, 3),
+)
+def test_a_probe_history_resumed_walk_equals_a_walk_from_scratch(
+    steps: list[tuple[str, bool, int, int]], down_after: int, up_after: int
+) -> None:
+    """The engine steps only over a probe's new items after appends; after any mix of appends,
+    late inserts, compaction and pruning its outages are those of walking every item again."""
+    from collector.engine import _ProbeHistory
+
+    history = _ProbeHistory()
+    t = T0
+    for op, ok, count, at in steps:
+        if op == "compact":
+            history.compact(2)
+        elif op == "prune":
+            history.prune(T0 + at * 20 * S, down_after, up_after)
+        else:
+            if at % 4:
+                ts, last = t, t + (count - 1) * S
+            else:  # now and then a late single result, into the middle of the history
+                ts = last = T0 + at * 7 * S + 500
+                count = 1
+            history.add((ts, last, count, ok, "ok" if ok else "timeout", ""))
+            t = max(t, last) + S
+        fresh = _ProbeHistory()
+        fresh.items = list(history.items)
+        assert history.outages(down_after, up_after) == fresh.outages(down_after, up_after)
