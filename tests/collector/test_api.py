@@ -137,6 +137,31 @@ async def test_malformed_json_is_400_with_the_error(served: Served) -> None:
     assert r.status_code == 400 and "results" in r.json()["error"]
 
 
+async def test_json_is_decoded_as_the_standard_library_does(served: Served) -> None:
+    """Numbers orjson would refuse or round (NaN, 1e400, 30 digits) are read as json does:
+    the bad ones are rejected by index and field, the batch is not a 400; big integers stay
+    exact."""
+    big = 123456789012345678901234567890
+    r = await post(served, [result(T0 - 3 * S, True, value={"octets": big})])
+    assert r.status_code == 202 and r.json()["accepted"] == 1
+    [stored] = await served.collector.store.read_samples(0, T0 + S)
+    assert stored.value == {"octets": big} and type(stored.value["octets"]) is int
+    rows = [
+        result(T0 - 2 * S, True, latency_ms="__NAN__"),
+        result(T0 - S, True, interval="__INF__"),
+    ]
+    text = json.dumps({"agent": "a1", "results": rows})
+    text = text.replace('"__NAN__"', "NaN").replace('"__INF__"', "1e400")
+    r = await served.agent.post(
+        "/api/v1/results", content=text.encode(), headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 202
+    assert [(x["index"], x["field"]) for x in r.json()["rejected"]] == [
+        (0, "latency_ms"),
+        (1, "interval"),
+    ]
+
+
 async def test_oversized_body_is_413(served: Served) -> None:
     big = [result(T0, True, detail="x" * 4000) for _ in range(100)]
     r = await post(served, big)
