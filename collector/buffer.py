@@ -111,6 +111,8 @@ class DurableBuffer:
         self._tx_task: asyncio.Task[None] | None = None
         self._progress = asyncio.Condition()
         self._send_lock = asyncio.Lock()
+        # the next batch, read with the delete of the one before it (see `_remove_and_fetch`)
+        self._prefetched: list[tuple[int, str, int, bytes]] | None = None
         self._closing = False
         # pending records' (seq, lines, created_ms), oldest first — metadata only
         self._pending: deque[tuple[int, int, int]] = deque()
@@ -142,6 +144,7 @@ class DurableBuffer:
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
         self._db = db
+        self._prefetched = None
         self._pending.clear()
         self._pending_lines = 0
         for seq, lines, created in db.execute(
@@ -368,6 +371,14 @@ class DurableBuffer:
         finally:
             db.execute("PRAGMA synchronous=FULL")
 
+    def _remove_and_fetch(self, last_seq: int) -> list[tuple[int, str, int, bytes]]:
+        """`_remove`, then `_next_batch`: one trip to the database thread between two
+        deliveries instead of two. The thread is often busy with group commits, and waiting
+        for it twice took a third of the drain's time under load (only the drain removes rows,
+        so the batch read here is still the queue's head when it is sent)."""
+        self._remove(last_seq)
+        return self._next_batch()
+
     def _reject(self, seq: int, key: str, lines: int, payload: bytes, error: str) -> None:
         db = self.connection
         created = db.execute("SELECT created_ms FROM queue WHERE seq = ?", (seq,)).fetchone()
@@ -403,7 +414,9 @@ class DurableBuffer:
     async def _drain(self) -> None:
         failures = 0
         while not self._closing:
-            batch = await self.run(self._next_batch) if self._pending else []
+            batch, self._prefetched = self._prefetched, None
+            if batch is None:
+                batch = await self.run(self._next_batch) if self._pending else []
             if not batch:
                 self._wake.clear()
                 if not self._pending:
@@ -440,7 +453,7 @@ class DurableBuffer:
             await self._deliver_one_by_one(batch, exc)
             return
         last = batch[-1][0]
-        await self.run(self._remove, last)
+        self._prefetched = await self.run(self._remove_and_fetch, last)
         await self._done(last, lines - expired, expired, 0)
 
     async def _deliver_one_by_one(
