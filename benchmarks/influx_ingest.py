@@ -13,8 +13,11 @@ times, each phase into a database of its own (checked to hold every point):
   collector lets concurrent HTTP batches share a commit, so this is its worst case);
 - collector (`--http`, each round): `hotline collector --store influxdb://…` as a process, HTTP
   batches of 500 from 4 connections (JSON parsing, validation, state engine, store), timed until
-  the last 202 (accepted: durable in the local buffer) and until InfluxDB holds every result.
-Prints the median of each and the ratios (goal: store ≥ 50 % of raw).
+  the last 202 (accepted: durable in the local buffer) and until InfluxDB holds every result,
+  with the collector process's CPU time per result over that span (user + system, all its
+  threads): steadier than the rates on a 2-core machine shared with influxd and the client.
+Prints the median of each and the ratios (goal: store ≥ 50 % of raw). `--skip-store` leaves
+out the two InfluxStore phases (quicker A/B runs of the collector with `--http`).
 """
 
 from __future__ import annotations
