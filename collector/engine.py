@@ -176,6 +176,10 @@ class _ProbeHistory:
         while j < len(items) and items[j][0] <= item[1]:
             if items[j][3] != item[3]:
                 left, right = _split(item, items[j][0] + (0 if item[3] else 1))
+                if left is None:
+                    # A sample of the other state at our very first instant: place our first
+                    # sample beside it and go on with the rest, so every step makes progress.
+                    left, right = _split(item, item[0] + 1)
                 if left is not None:
                     items.insert(i, left)
                 if right is not None:

@@ -314,3 +314,20 @@ def test_a_probe_history_resumed_walk_equals_a_walk_from_scratch(
         fresh = _ProbeHistory()
         fresh.items = list(history.items)
         assert history.outages(down_after, up_after) == fresh.outages(down_after, up_after)
+
+
+def test_overlapping_coalesced_runs_of_opposite_states_meet_at_a_shared_instant() -> None:
+    # A failed run 5 s–7 s, then a good run 3 s–5 s: both claim the 5 s instant. This once
+    # made the history split the new run at its own start forever (RecursionError).
+    e = Engine()
+    e.ingest([res(T0 + 5 * S, False, count=3, until=T0 + 7 * S)], now=T0 + 8 * S)
+    e.ingest([res(T0 + 3 * S, True, count=3, until=T0 + 5 * S)], now=T0 + 8 * S)
+    [o] = down(e)
+    assert o.start == T0 + 5 * S  # the failures from 5 s on still make an outage
+    other_order = Engine()
+    other_order.ingest([res(T0 + 3 * S, True, count=3, until=T0 + 5 * S)], now=T0 + 8 * S)
+    other_order.ingest([res(T0 + 5 * S, False, count=3, until=T0 + 7 * S)], now=T0 + 8 * S)
+    assert down(other_order) == down(e)
+    # A run contradicting every sample of another still ends (the data decide nothing here).
+    e.ingest([res(T0 + 5 * S, True, count=3, until=T0 + 7 * S)], now=T0 + 10 * S)
+    assert len(down(e)) <= 1
