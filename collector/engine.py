@@ -272,9 +272,12 @@ class _Walk:
             run_n += item[2]
             if ok and down and before < up_after <= run_n:
                 assert run_first is not None
-                self.closed.append(
-                    _ProbeOutage(self.start, run_first[0], self.detected, self.reason, self.detail)
-                )
+                if run_first[0] > self.start:  # contradictory samples at one instant: no time
+                    self.closed.append(
+                        _ProbeOutage(
+                            self.start, run_first[0], self.detected, self.reason, self.detail
+                        )
+                    )
                 down = False
             elif not ok and not down and before < down_after <= run_n:
                 assert run_first is not None

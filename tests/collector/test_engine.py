@@ -331,3 +331,31 @@ def test_overlapping_coalesced_runs_of_opposite_states_meet_at_a_shared_instant(
     # A run contradicting every sample of another still ends (the data decide nothing here).
     e.ingest([res(T0 + 5 * S, True, count=3, until=T0 + 7 * S)], now=T0 + 10 * S)
     assert len(down(e)) <= 1
+
+
+contradictory_runs = st.lists(
+    st.tuples(
+        st.integers(0, 20),  # start, seconds after T0
+        st.integers(1, 5),  # count
+        st.sampled_from([0, 1, 2]),  # spacing, seconds
+        st.booleans(),  # ok
+        st.sampled_from(["sip", "snmp"]),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(contradictory_runs)
+def test_any_mix_of_overlapping_runs_leaves_consistent_outages(runs) -> None:
+    # One agent's spool replays can overlap another run of the same probe, even with the
+    # opposite state. The engine must neither fail nor invent outages of no length.
+    e = Engine()
+    for start, count, spacing, ok, probe in runs:
+        ts = T0 + start * S
+        until = ts + (count - 1) * spacing * S
+        extra = {"count": count, "until": until} if count > 1 and spacing else {}
+        e.ingest([res(ts, ok, probe=probe, **extra)], now=T0 + 40 * S)
+    for outage in down(e):
+        assert outage.end is None or outage.end > outage.start
