@@ -347,11 +347,11 @@ contradictory_runs = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(contradictory_runs)
-def test_any_mix_of_overlapping_runs_leaves_consistent_outages(runs) -> None:
+@given(contradictory_runs, st.sampled_from(["any", "all"]), st.integers(1, 3))
+def test_any_mix_of_overlapping_runs_leaves_consistent_outages(runs, rule, down_after) -> None:
     # One agent's spool replays can overlap another run of the same probe, even with the
     # opposite state. The engine must neither fail nor invent outages of no length.
-    e = Engine()
+    e = Engine(EngineConfig(component_rule=rule, down_after=down_after))
     for start, count, spacing, ok, probe in runs:
         ts = T0 + start * S
         until = ts + (count - 1) * spacing * S
