@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,68 +16,17 @@ import pytest
 
 from collector.timefmt import format_instant
 from probes import run_probe
+from tests.collector.process import REPO, CollectorProcess
 from tests.conftest import require_program
 from tests.peers.kamailio import Kamailio
-from tests.peers.net import free_port, stop_process
 
-REPO = Path(__file__).resolve().parents[2]
 AGENT_TOKEN = "e2e-agent-token"
 OPERATOR_TOKEN = "e2e-operator-token"
 
 
-class CollectorProcess:
-    def __init__(self, tmp_path: Path) -> None:
-        self.dir = tmp_path
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        (tmp_path / "ops.token").write_text(OPERATOR_TOKEN + "\n")
-        self.config = tmp_path / "collector.yaml"
-        self.config.write_text(
-            f"store: sqlite:///{tmp_path}/store.db\n"
-            "agents: [{name: a1, token: " + AGENT_TOKEN + "}]\n"
-            "operators: [{name: ops-wang, token_file: ops.token}]\n"
-            "down_after: 3\nup_after: 1\ntick_seconds: 0.2\nsilence_after: 600\n"
-        )
-        self.proc: subprocess.Popen | None = None
-        self.log = tmp_path / "collector.log"
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hotline", "collector", "--config", str(self.config),
-                 "--listen", f"127.0.0.1:{self.port}"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO,
-            )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"collector did not start: {self.log.read_text()[-3000:]}")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "hotline", *args, "--collector", self.url,
-             "--token-file", str(self.dir / "ops.token")],
-            capture_output=True, text=True, timeout=60, cwd=REPO,
-        )  # fmt: skip
-
-
 @pytest.fixture
 def collector_proc(tmp_path: Path) -> Iterator[CollectorProcess]:
-    c = CollectorProcess(tmp_path)
+    c = CollectorProcess(tmp_path, AGENT_TOKEN, OPERATOR_TOKEN)
     c.start()
     yield c
     c.stop()

@@ -3,11 +3,7 @@ the collector is killed with -9 holding a backlog, and every result ends up stor
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,55 +12,16 @@ import httpx
 import pytest
 
 from collector.timefmt import format_instant
+from tests.collector.process import CollectorProcess
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
-from tests.peers.net import free_port, stop_process
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "influx-agent-token"
 PER_BATCH = 20
 
 
-class Collector:
+class Collector(CollectorProcess):
     def __init__(self, tmp_path: Path, store_url: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.config = tmp_path / "collector.yaml"
-        self.config.write_text(
-            f"store: sqlite:///{tmp_path}/unused.db\n"
-            "agents: [{name: a1, token: " + TOKEN + "}]\n"
-            "down_after: 3\nup_after: 1\ntick_seconds: 0.2\nsilence_after: 600\n"
-        )
-        self.store_url = store_url
-        self.log = tmp_path / "collector.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, ready: bool = True) -> None:
-        """Start and wait until /healthz answers (200; with `ready` False, any answer)."""
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hotline", "collector", "--config", str(self.config),
-                 "--listen", f"127.0.0.1:{self.port}", "--store", self.store_url],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO,
-            )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            try:
-                status = httpx.get(f"{self.url}/healthz", timeout=0.5).status_code
-                if status == 200 or not ready:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"collector did not start: {self.log.read_text()[-3000:]}")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        stop_process(self.proc)
+        super().__init__(tmp_path, TOKEN, store_url=store_url)
 
     def post(self, n: int, t0: int) -> httpx.Response:
         results = [

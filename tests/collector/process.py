@@ -1,0 +1,80 @@
+"""`hotline collector` as a real subprocess on a free loopback port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.peers.net import free_port, stop_process
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class CollectorProcess:
+    """A collector with a temporary config (agent `a1`, operator `ops-wang`); SQLite by default."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        agent_token: str,
+        operator_token: str = "e2e-operator-token",
+        store_url: str | None = None,
+    ) -> None:
+        self.dir = tmp_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.store_url = store_url
+        (tmp_path / "ops.token").write_text(operator_token + "\n")
+        self.config = tmp_path / "collector.yaml"
+        self.config.write_text(
+            f"store: sqlite:///{tmp_path}/store.db\n"
+            "agents: [{name: a1, token: " + agent_token + "}]\n"
+            "operators: [{name: ops-wang, token_file: ops.token}]\n"
+            "down_after: 3\nup_after: 1\ntick_seconds: 0.2\nsilence_after: 600\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = tmp_path / "collector.log"
+
+    def start(self, ready: bool = True) -> None:
+        """Start and wait until /healthz answers (200; with `ready` False, any answer)."""
+        args = [sys.executable, "-m", "hotline", "collector", "--config", str(self.config),
+                "--listen", f"127.0.0.1:{self.port}"]  # fmt: skip
+        if self.store_url is not None:
+            args += ["--store", self.store_url]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            try:
+                status = httpx.get(f"{self.url}/healthz", timeout=0.5).status_code
+                if status == 200 or not ready:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"collector did not start: {self.log.read_text()[-3000:]}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `hotline ARGS --collector URL --token-file <operator token>`."""
+        return subprocess.run(
+            [sys.executable, "-m", "hotline", *args, "--collector", self.url,
+             "--token-file", str(self.dir / "ops.token")],
+            capture_output=True, text=True, timeout=60, cwd=REPO,
+        )  # fmt: skip
