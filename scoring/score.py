@@ -65,20 +65,24 @@ def _score(facts: Facts, rules: Rules) -> dict[str, Any]:
     items: dict[str, dict[str, Any]] = {}
 
     counted = [i for i in facts.incidents if facts.month_start <= i.detected_at < facts.month_end]
+    # The written report each restored incident owes, worked out once for evidence and flags.
+    reports = {
+        i.id: _written_report(i, facts, rules, clock) for i in counted if i.restored_at is not None
+    }
     for item in rules.items:
         if item.measure == "availability":
             result = _availability(item, times, facts, clock)
         elif item.measure == "maintenance":
             result = _maintenance(item, times, facts, clock)
         else:
-            result = _incident_item(item, counted, facts, rules, clock)
+            result = _incident_item(item, counted, reports, facts, rules, clock)
         if result.pop("_not_measured", False):
             flags.append({"type": "not_measured", "item": item.key})
         items[item.key] = result
 
     flags += _outage_flags(facts, p_start, p_end, clock)
     flags += _coverage_flags(times, rules)
-    flags += _incident_flags(counted, facts, rules, clock)
+    flags += _incident_flags(counted, reports, facts, rules)
 
     total = sum((Fraction(r["_score"]) for r in items.values()), Fraction(0))
     max_total = sum((i.max_points for i in rules.items), Fraction(0))
@@ -324,7 +328,12 @@ def _timeliness(
 
 
 def _incident_item(
-    item: ItemRule, counted: list[Incident], facts: Facts, rules: Rules, clock: _Clock
+    item: ItemRule,
+    counted: list[Incident],
+    reports: dict[str, dict[str, Any]],
+    facts: Facts,
+    rules: Rules,
+    clock: _Clock,
 ) -> dict[str, Any]:
     rows = []
     timely = total = 0
@@ -364,10 +373,9 @@ def _incident_item(
     }
     extra = Fraction(0)
     if item.measure == "response":
-        reports = [_written_report(i, facts, rules, clock) for i in counted if i.restored_at]
-        bad = sum(r["status"] in ("late", "missing") for r in reports)
+        bad = sum(r["status"] in ("late", "missing") for r in reports.values())
         extra = bad * item.report_deduction
-        evidence["reports"] = reports
+        evidence["reports"] = list(reports.values())
         evidence["reports_late_or_missing"] = bad
         evidence["report_deduction"] = _num(extra)
     return _finish(item, value, Fraction(steps), extra, evidence)
@@ -454,7 +462,7 @@ def _coverage_flags(times: dict[str, _ComponentTime], rules: Rules) -> Iterable[
 
 
 def _incident_flags(
-    counted: list[Incident], facts: Facts, rules: Rules, clock: _Clock
+    counted: list[Incident], reports: dict[str, dict[str, Any]], facts: Facts, rules: Rules
 ) -> Iterable[dict]:
     for incident in counted:
         if any(
@@ -465,7 +473,7 @@ def _incident_flags(
         if incident.restored_at is None:
             yield {"type": "incident_unrestored", "incident": incident.id}
             continue
-        report = _written_report(incident, facts, rules, clock)
+        report = reports[incident.id]
         if report["status"] == "calendar_unknown":
             yield {"type": "calendar_unknown", "incident": incident.id, "year": report["year"]}
         elif report["status"] != "on_time":
