@@ -67,8 +67,9 @@ def test_a_drop_of_1_01_points_is_two_steps():
 def test_one_microsecond_below_target_is_a_step():
     data = facts(ACD, [outage("acd-1", at(3), "2026-11-03T07:12:00.000001+08:00")])
     result = item(data, "acd_availability")
-    assert result["value"] < 0.99 or result["value"] == 0.99  # the float may round to 0.99
-    assert result["deduction"] == 0.2  # but the exact comparison does not
+    assert result["evidence"]["fault_seconds"] == 25_920.000001
+    assert result["value"] == float(1 - Fraction(25_920_000_001, NOVEMBER * 10**6))
+    assert result["deduction"] == 0.2  # a microsecond under the target is a started step
 
 
 def test_deduction_is_capped_at_the_item_points():
