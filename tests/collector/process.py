@@ -14,6 +14,8 @@ import httpx
 from tests.peers.net import free_port, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
+AGENT_TOKEN = "e2e-agent-token"
+OPERATOR_TOKEN = "e2e-operator-token"
 
 
 class CollectorProcess:
@@ -22,8 +24,8 @@ class CollectorProcess:
     def __init__(
         self,
         tmp_path: Path,
-        agent_token: str,
-        operator_token: str = "e2e-operator-token",
+        agent_token: str = AGENT_TOKEN,
+        operator_token: str = OPERATOR_TOKEN,
         store_url: str | None = None,
     ) -> None:
         self.dir = tmp_path

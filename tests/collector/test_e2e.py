@@ -16,17 +16,14 @@ import pytest
 
 from collector.timefmt import format_instant
 from probes import run_probe
-from tests.collector.process import REPO, CollectorProcess
+from tests.collector.process import AGENT_TOKEN, OPERATOR_TOKEN, REPO, CollectorProcess
 from tests.conftest import require_program
 from tests.peers.kamailio import Kamailio
-
-AGENT_TOKEN = "e2e-agent-token"
-OPERATOR_TOKEN = "e2e-operator-token"
 
 
 @pytest.fixture
 def collector_proc(tmp_path: Path) -> Iterator[CollectorProcess]:
-    c = CollectorProcess(tmp_path, AGENT_TOKEN, OPERATOR_TOKEN)
+    c = CollectorProcess(tmp_path)
     c.start()
     yield c
     c.stop()

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from collector.timefmt import format_instant
-from tests.collector.test_e2e import OPERATOR_TOKEN, REPO, CollectorProcess
+from tests.collector.process import AGENT_TOKEN, OPERATOR_TOKEN, REPO, CollectorProcess
 from tests.conftest import require_program
 from tests.peers.kamailio import Kamailio
 from tests.peers.net import stop_process
@@ -39,7 +39,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[CollectorProcess, Kamailio, Path]]:
     sip = Kamailio().start()
     agent_dir = tmp_path / "agent"
     agent_dir.mkdir()
-    (agent_dir / "agent.token").write_text("e2e-agent-token\n")
+    (agent_dir / "agent.token").write_text(AGENT_TOKEN + "\n")
     config = agent_dir / "agent.yaml"
     config.write_text(
         "agent: a1\n"
