@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from collector.api import create_app
     from collector.config import ConfigError, load_config
     from collector.service import Collector
+    from collector.statedir import StateDirError, ensure_state_dir
     from collector.store import StoreError, open_store
 
     try:
@@ -42,7 +43,11 @@ def run(args: argparse.Namespace) -> int:
         if args.store:
             config = dataclasses.replace(config, store=args.store)
         host, port = split_listen(config.listen)
-        store = open_store(config.store, config.store_token_file)
+        try:
+            ensure_state_dir(config.state_dir)
+        except StateDirError as exc:
+            raise ConfigError(f"{args.config}: state_dir: {exc}") from None
+        store = open_store(config.store, config.store_token_file, state_dir=config.state_dir)
     except (ConfigError, StoreError, ValueError) as exc:
         print(f"hotline collector: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -29,6 +29,7 @@ from collector.incidents import (
     IncidentConfig,
 )
 from collector.model import SYSTEMS
+from collector.statedir import default_state_dir
 
 DEFAULT_STORE = "sqlite:///var/lib/hotline-collector/store.db"
 
@@ -49,6 +50,8 @@ class CollectorConfig:
     listen: str = "127.0.0.1:8080"
     store: str = DEFAULT_STORE
     store_token_file: str | None = None  # InfluxDB 2.x/3.x token (else $HOTLINE_INFLUX_TOKEN)
+    # local state (InfluxDB buffer, default SQLite store); see collector.statedir
+    state_dir: str = field(default_factory=lambda: str(default_state_dir()))
     principals: tuple[Principal, ...] = ()
     engine: EngineConfig = field(default_factory=EngineConfig)
     incidents: IncidentConfig = field(default_factory=IncidentConfig)
@@ -64,7 +67,7 @@ class CollectorConfig:
 
 _TOP = {
     "listen", "store", "store_token_file", "agents", "operators", "down_after", "up_after",
-    "component_rule",
+    "component_rule", "state_dir",
     "silence_after", "silence_grace", "silence_action", "composite", "correlation_window",
     "dependencies", "severity", "component_severity", "response_limits", "restoration_limits",
     "max_future",
@@ -191,7 +194,16 @@ def _build(data: dict[str, Any], where: _Where, base: Path) -> CollectorConfig:
     listen = data.get("listen", "127.0.0.1:8080")
     if not isinstance(listen, str) or ":" not in listen:
         raise where.error(("listen",), "must be HOST:PORT")
-    store = data.get("store", DEFAULT_STORE)
+    state_dir = data.get("state_dir")
+    if state_dir is None:
+        state_dir = default_state_dir()
+    elif not isinstance(state_dir, str) or not state_dir:
+        raise where.error(("state_dir",), "must be a directory path")
+    else:
+        state_dir = Path(os.path.expanduser(state_dir))
+        state_dir = state_dir if state_dir.is_absolute() else base / state_dir
+    # no store given: SQLite in the state directory (/var/lib/hotline-collector under systemd)
+    store = data.get("store", f"sqlite:///{state_dir / 'store.db'}")
     if not isinstance(store, str) or not store.startswith(("sqlite://", "influxdb")):
         raise where.error(("store",), "must be sqlite:///PATH or influxdb://HOST:PORT/DB")
     token_file = data.get("store_token_file")
@@ -204,6 +216,7 @@ def _build(data: dict[str, Any], where: _Where, base: Path) -> CollectorConfig:
         listen=listen,
         store=store,
         store_token_file=token_file,
+        state_dir=str(state_dir),
         principals=tuple(principals),
         engine=engine,
         incidents=incidents,

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import re
 import sqlite3
 import time
@@ -48,6 +47,7 @@ from collector.model import (
     Sample,
     TimelineEntry,
 )
+from collector.statedir import default_state_dir
 from collector.store import influx_retention
 from collector.store import influx_schema as schema
 from collector.store.base import StoreError
@@ -150,14 +150,14 @@ class InfluxStore:
         **options: Any,
     ) -> InfluxStore:
         """A store for `influxdb://[USER:PASS@]HOST:PORT/DATABASE[?options]`. URL options:
-        `buffer=PATH` (else a file in `state_dir`, else `$STATE_DIRECTORY` or the current
-        directory), `rp_raw`, `rp_keep`, `rp_raw_days`, `rp_keep_days` (0 = infinite),
+        `buffer=PATH` (else a file in `state_dir`, by default `collector.statedir`'s: never
+        the working directory), `rp_raw`, `rp_keep`, `rp_raw_days`, `rp_keep_days` (0 = infinite),
         `create=true|false`, `token_file`, `password_file`, `verify`, `timeout`."""
         target = parse_url(url, token=token, token_file=token_file)
         opts = target.options
         buffer = opts.get("buffer")
         if buffer is None:
-            base = state_dir or os.environ.get("STATE_DIRECTORY", "").split(":")[0] or "."
+            base = state_dir if state_dir is not None else default_state_dir()
             buffer = str(default_buffer_path(target, base))
         kwargs: dict[str, Any] = {}
         for name in ("rp_raw", "rp_keep"):
