@@ -24,10 +24,13 @@ import os
 import shlex
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from probes import options as opt
+from probes import ssh
 from probes.result import ProbeResult, Reason
+from probes.spec import KindSpec
 
 _LOCAL = {"max_age_hours", "pattern", "min_size", "ssh"}
 
@@ -61,20 +64,42 @@ def _remote_command(path: str, pattern: str, min_size: int) -> str:
     )
 
 
-async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
-    from probes import ssh
+@dataclass(frozen=True, slots=True)
+class FileAgeCheck:
+    """One parsed file_age check (see the module's documentation for the options)."""
 
+    path: str
+    max_age_hours: float
+    pattern: str
+    min_size: int
+    remote: str | None
+    login: Any = field(default=None, repr=False)  # ssh login when `remote`
+
+
+def parse(target: str, options: Mapping[str, Any]) -> FileAgeCheck:
+    """The check `target` and `options` describe; OptionError naming what is wrong."""
     remote = opt.text(options, "ssh")
     opt.check_known(options, _LOCAL | (ssh.CONNECT_OPTIONS if remote else set()))
     max_age = opt.number(options, "max_age_hours", minimum=0)
     if max_age is None:
-        raise opt.OptionError("option 'max_age_hours' is required")
+        raise opt.OptionError("option 'max_age_hours' is required", "max_age_hours")
     pattern = opt.text(options, "pattern") or "*"
     min_size = opt.integer(options, "min_size", 0, minimum=0)
     assert min_size is not None
     path = target.strip()
     if not path:
         raise opt.OptionError("target is empty: the path to look under")
+    login = None
+    if remote is not None:
+        ssh_options = {k: v for k, v in options.items() if k in ssh.CONNECT_OPTIONS}
+        login = ssh.parse_login(remote, ssh_options)
+    return FileAgeCheck(path, max_age, pattern, min_size, remote, login)
+
+
+async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
+    parsed = parse(target, options)
+    path, pattern, min_size, remote = parsed.path, parsed.pattern, parsed.min_size, parsed.remote
+    max_age = parsed.max_age_hours
 
     start = time.perf_counter()
     if remote is None:
@@ -84,10 +109,9 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
         now = time.time()
         where = path
     else:
-        ssh_options = {k: v for k, v in options.items() if k in ssh.CONNECT_OPTIONS}
         try:
             completed, _ = await ssh.execute(
-                remote, ssh_options, _remote_command(path, pattern, min_size), timeout
+                parsed.login, _remote_command(path, pattern, min_size), timeout
             )
         except ssh.SshFailure as exc:
             return exc.result
@@ -116,3 +140,13 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
         return ProbeResult(Reason.CHECK_FAILED, detail, latency, value, extra)
     detail = f"{where}: newest {newest[1]} is {age_hours:.1f} h old"
     return ProbeResult(Reason.OK, detail, latency, value, extra)
+
+
+SPEC = KindSpec(
+    kind="file_age",
+    probe=probe,
+    parse=parse,
+    concurrency=8,
+    files=ssh.SPEC.files,
+    file_lists=ssh.SPEC.file_lists,
+)

@@ -29,11 +29,13 @@ import ssl
 import time
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from probes import options as opt
 from probes.errors import describe, reason_for
 from probes.result import ProbeResult, Reason
+from probes.spec import KindSpec
 
 _KNOWN = {
     "status",
@@ -112,9 +114,25 @@ def _cert_days_left(response: Any) -> float | None:
     return left.total_seconds() / 86400
 
 
-async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
-    import httpx
+@dataclass(frozen=True, slots=True)
+class HttpCheck:
+    """One parsed http check (see the module's documentation for the options)."""
 
+    url: str
+    alive: frozenset[int]
+    method: str
+    expect: re.Pattern[str] | None
+    cert_days: float | None
+    max_body: int
+    verify: bool
+    ca_file: str | None
+    follow_redirects: bool
+    headers: dict[str, str] = field(repr=False)  # may carry a bearer token
+    auth: tuple[str, str] | None = field(repr=False)
+
+
+def parse(target: str, options: Mapping[str, Any]) -> HttpCheck:
+    """The check `target` and `options` describe; OptionError naming what is wrong."""
     headers = {k[len("header.") :]: str(v) for k, v in options.items() if k.startswith("header.")}
     opt.check_known({k: v for k, v in options.items() if not k.startswith("header.")}, _KNOWN)
     if not re.match(r"https?://[^/]", target, re.IGNORECASE):
@@ -122,28 +140,65 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
     alive = opt.codes(options, "status", "200-299", 100, 599)
     method = (opt.text(options, "method") or "GET").upper()
     if method not in ("GET", "HEAD"):
-        raise opt.OptionError("option 'method' must be GET or HEAD")
+        raise opt.OptionError("option 'method' must be GET or HEAD", "method")
     expect_text = opt.text(options, "expect")
     try:
         expect = re.compile(expect_text) if expect_text else None
     except re.error as exc:
-        raise opt.OptionError(f"option 'expect' is not a valid regex: {exc}") from None
+        raise opt.OptionError(f"option 'expect' is not a valid regex: {exc}", "expect") from None
     cert_days = opt.number(options, "cert_days", minimum=0)
     max_body = opt.integer(options, "max_body", 1 << 20, minimum=1)
     assert max_body is not None
     username = opt.text(options, "username")
     password = opt.secret(options, "password")
     if (username is None) != (password is None):
-        raise opt.OptionError("options 'username' and 'password' go together")
+        raise opt.OptionError(
+            "options 'username' and 'password' go together",
+            "password" if username is not None else "username",
+        )
     bearer = opt.secret(options, "bearer")
     if bearer is not None:
         headers["Authorization"] = f"Bearer {bearer}"
     auth = (username, password) if username is not None and password is not None else None
-    client = _client(
-        opt.flag(options, "tls_verify", True),
-        opt.text(options, "ca_file"),
-        opt.flag(options, "follow_redirects", False),
+    verify = opt.flag(options, "tls_verify", True)
+    return HttpCheck(
+        url=target,
+        alive=alive,
+        method=method,
+        expect=expect,
+        cert_days=cert_days,
+        max_body=max_body,
+        verify=verify,
+        ca_file=opt.readable_file(options, "ca_file"),
+        follow_redirects=opt.flag(options, "follow_redirects", False),
+        headers=headers,
+        auth=auth,
     )
+
+
+async def prepare() -> None:
+    """Import httpx and what its first request and certificate check import, and build the
+    default client (its SSL context loads the CA bundle) before the first probe is timed."""
+    import anyio  # noqa: F401  (httpcore's backend, imported on the first request otherwise)
+    import httpx  # noqa: F401
+    from cryptography import x509  # noqa: F401  (cert_days)
+
+    _client(True, None, False)
+
+
+async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
+    import httpx
+
+    parsed = parse(target, options)
+    method, expect, max_body, cert_days = (
+        parsed.method,
+        parsed.expect,
+        parsed.max_body,
+        parsed.cert_days,
+    )
+    headers, auth, alive = parsed.headers, parsed.auth, parsed.alive
+    bearer = "Authorization" in headers
+    client = _client(parsed.verify, parsed.ca_file, parsed.follow_redirects)
 
     start = time.perf_counter()
     body = b""
@@ -191,3 +246,14 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
         detail = f"{target}: body does not match 'expect': {body[:80]!r}"
         return ProbeResult(Reason.CHECK_FAILED, detail, latency, extra=extra)
     return ProbeResult(Reason.OK, f"{target}: {status_text}", latency, extra=extra)
+
+
+SPEC = KindSpec(
+    kind="http",
+    probe=probe,
+    parse=parse,
+    default_target="http://{host_uri}/",
+    concurrency=128,
+    files=frozenset({"ca_file"}),
+    prepare=prepare,
+)

@@ -32,6 +32,7 @@ from typing import Any
 from probes import options as opt
 from probes.errors import describe, reason_for
 from probes.result import ProbeResult, Reason
+from probes.spec import KindSpec
 
 _KNOWN = {"count", "interval", "min_replies", "max_rtt_ms"}
 _ECHO_REQUEST, _ECHO_REPLY, _UNREACHABLE, _TIME_EXCEEDED = 8, 0, 3, 11
@@ -86,7 +87,8 @@ def parse_reply(data: bytes, raw: bool) -> tuple[int, int | None, int | None, by
     return kind, ident, seq, data[8:]
 
 
-async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
+def parse(target: str, options: Mapping[str, Any]) -> tuple[str, int, float, int, float | None]:
+    """(host, count, interval, min_replies, max_rtt_ms); OptionError naming what is wrong."""
     opt.check_known(options, _KNOWN)
     count = opt.integer(options, "count", 1, minimum=1, maximum=20)
     interval = opt.number(options, "interval", 0.2, minimum=0.01)
@@ -94,10 +96,15 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
     max_rtt = opt.number(options, "max_rtt_ms", minimum=0)
     assert count is not None and interval is not None and min_replies is not None
     if min_replies > count:
-        raise opt.OptionError("option 'min_replies' cannot exceed 'count'")
+        raise opt.OptionError("option 'min_replies' cannot exceed 'count'", "min_replies")
     host = target.strip()
     if not host:
         raise opt.OptionError("target is empty")
+    return host, count, interval, min_replies, max_rtt
+
+
+async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
+    host, count, interval, min_replies, max_rtt = parse(target, options)
     loop = asyncio.get_running_loop()
     try:
         address = ipaddress.ip_address(host)
@@ -163,3 +170,6 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
         detail = f"{ip}: average round trip {average:.3f} ms > {max_rtt:g} ms"
         return ProbeResult(Reason.CHECK_FAILED, detail, average, extra=extra)
     return ProbeResult(Reason.OK, f"{ip}: {len(rtts)}/{count} replies", average, extra=extra)
+
+
+SPEC = KindSpec(kind="icmp", probe=probe, parse=parse, default_target="{host}", concurrency=256)

@@ -20,13 +20,16 @@ processes, or a limit exceeded — the detail names which); `config_error`.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from probes import options as opt
 from probes.result import ProbeResult, Reason
+from probes.spec import KindSpec
 
 _KNOWN = {
     "cmdline",
@@ -92,9 +95,26 @@ def _rss_mb(procs: list[Any]) -> float:
     return total / (1 << 20)
 
 
-async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
-    import psutil
+@dataclass(frozen=True, slots=True)
+class ProcessCheck:
+    """One parsed process check (see the module's documentation for the options)."""
 
+    name: str
+    system: bool
+    cmdline_text: str | None
+    cmdline: re.Pattern[str] | None
+    min_count: int
+    max_count: int | None
+    max_cpu: float | None
+    sample: float
+    max_memory_mb: float | None
+    max_memory_pct: float | None
+    disk: str | None
+    max_disk_pct: float | None
+
+
+def parse(target: str, options: Mapping[str, Any]) -> ProcessCheck:
+    """The check `target` and `options` describe; OptionError naming what is wrong."""
     opt.check_known(options, _KNOWN)
     name = target.strip()
     if not name:
@@ -104,19 +124,49 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
     try:
         cmdline = re.compile(cmdline_text) if cmdline_text else None
     except re.error as exc:
-        raise opt.OptionError(f"option 'cmdline' is not a valid regex: {exc}") from None
+        raise opt.OptionError(f"option 'cmdline' is not a valid regex: {exc}", "cmdline") from None
     min_count = opt.integer(options, "min_count", 0 if system else 1, minimum=0)
-    max_count = opt.integer(options, "max_count", minimum=0)
-    max_cpu = opt.number(options, "max_cpu", minimum=0)
     sample = opt.number(options, "sample", 0.5, minimum=0.05)
-    max_memory_mb = opt.number(options, "max_memory_mb", minimum=0)
-    max_memory_pct = opt.number(options, "max_memory_pct", minimum=0)
     disk = opt.text(options, "disk")
     max_disk_pct = opt.number(options, "max_disk_pct", minimum=0)
     if (disk is None) != (max_disk_pct is None):
-        raise opt.OptionError("options 'disk' and 'max_disk_pct' go together")
+        raise opt.OptionError(
+            "options 'disk' and 'max_disk_pct' go together",
+            "max_disk_pct" if disk is not None else "disk",
+        )
+    if disk is not None and not os.path.exists(disk):
+        raise opt.OptionError(f"option 'disk': {disk} does not exist", "disk")
     assert sample is not None and min_count is not None
-    sample = min(sample, timeout * 0.8)
+    return ProcessCheck(
+        name=name,
+        system=system,
+        cmdline_text=cmdline_text,
+        cmdline=cmdline,
+        min_count=min_count,
+        max_count=opt.integer(options, "max_count", minimum=0),
+        max_cpu=opt.number(options, "max_cpu", minimum=0),
+        sample=sample,
+        max_memory_mb=opt.number(options, "max_memory_mb", minimum=0),
+        max_memory_pct=opt.number(options, "max_memory_pct", minimum=0),
+        disk=disk,
+        max_disk_pct=max_disk_pct,
+    )
+
+
+async def prepare() -> None:
+    """Import psutil before the first probe is timed."""
+    import psutil  # noqa: F401
+
+
+async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
+    import psutil
+
+    c = parse(target, options)
+    name, system, cmdline_text, cmdline = c.name, c.system, c.cmdline_text, c.cmdline
+    min_count, max_count, max_cpu = c.min_count, c.max_count, c.max_cpu
+    max_memory_mb, max_memory_pct = c.max_memory_mb, c.max_memory_pct
+    disk, max_disk_pct = c.disk, c.max_disk_pct
+    sample = min(c.sample, timeout * 0.8)
 
     start = time.perf_counter()
     procs = [] if system and cmdline is None else await asyncio.to_thread(_matching, name, cmdline)
@@ -157,3 +207,6 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
     if problems:
         return ProbeResult(Reason.CHECK_FAILED, "; ".join(problems), latency, value, extra)
     return ProbeResult(Reason.OK, f"{label}: within limits", latency, value, extra)
+
+
+SPEC = KindSpec(kind="process", probe=probe, parse=parse, concurrency=8, prepare=prepare)

@@ -1,58 +1,92 @@
 """The one list of probe kinds, and `run_probe`, the one way to run any of them.
 
-Every probe module exposes `async def probe(target, options, timeout) -> ProbeResult`.
-Modules are imported on first use so that `hotline probe tcp …` does not pay for pysnmp or
-asyncssh; the list itself is written out here, once.
+Every probe module exposes `async def probe(target, options, timeout) -> ProbeResult` and a
+`SPEC` (`probes.spec.KindSpec`: its parser, default target, concurrency, file options,
+`prepare`). The modules import their heavy libraries (pysnmp, asyncssh, httpx, psutil) only
+when a probe runs or `prepare` is called, so `hotline probe tcp …` does not pay for them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import math
+import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from probes import file_age, http, icmp, process, sip, snmp, ssh, tcp
+from probes import options as opt
 from probes.options import OptionError
 from probes.result import ProbeResult, Reason
+from probes.spec import KindSpec, ProbeFn
 
 log = logging.getLogger(__name__)
-
-ProbeFn = Callable[[str, Mapping[str, Any], float], Awaitable[ProbeResult]]
 
 DEFAULT_TIMEOUT = 5.0
 # Extra time the outer guard grants a probe to report its own, more precise, timeout.
 _GRACE = 0.25
 
-
-def _lazy(module_name: str) -> ProbeFn:
-    loaded: list[ProbeFn] = []
-
-    async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
-        if not loaded:
-            loaded.append(importlib.import_module(module_name).probe)
-        return await loaded[0](target, options, timeout)
-
-    probe.__qualname__ = probe.__name__ = f"{module_name}.probe"
-    return probe
-
-
-PROBES: dict[str, ProbeFn] = {
-    "tcp": _lazy("probes.tcp"),
-    "sip": _lazy("probes.sip"),
-    "snmp": _lazy("probes.snmp"),
-    "ssh": _lazy("probes.ssh"),
-    "http": _lazy("probes.http"),
-    "icmp": _lazy("probes.icmp"),
-    "process": _lazy("probes.process"),
-    "file_age": _lazy("probes.file_age"),
+SPECS: dict[str, KindSpec] = {
+    spec.kind: spec
+    for spec in (
+        tcp.SPEC,
+        sip.SPEC,
+        snmp.SPEC,
+        ssh.SPEC,
+        http.SPEC,
+        icmp.SPEC,
+        process.SPEC,
+        file_age.SPEC,
+    )
 }
+PROBES: dict[str, ProbeFn] = {kind: spec.probe for kind, spec in SPECS.items()}
 
 # Kinds that compare with their previous run: they take the last result's `value` in the
 # option `previous` (probes stay stateless; the caller keeps that value between runs).
-STATEFUL_KINDS: frozenset[str] = frozenset({"snmp"})
+STATEFUL_KINDS: frozenset[str] = frozenset(k for k, s in SPECS.items() if s.stateful)
+
+
+def check_probe(kind: str, target: str, options: Mapping[str, Any]) -> Any:
+    """Parse one check as its probe will at run time; OptionError naming what is wrong.
+
+    No network; files named by options must be readable and `NAME_env` variables set.
+    """
+    spec = SPECS.get(kind)
+    if spec is None:
+        raise OptionError(f"unknown probe kind {kind!r} (known: {', '.join(sorted(SPECS))})")
+    return spec.parse(target, options)
+
+
+def resolve_paths(
+    kind: str, options: Mapping[str, Any], base: str | os.PathLike[str]
+) -> dict[str, Any]:
+    """`options` with the kind's relative file paths made absolute against `base` (the
+    directory of the config file that names them)."""
+    spec = SPECS.get(kind)
+    if spec is None:
+        return dict(options)
+    return opt.resolve_paths(options, base, spec.files, spec.file_lists)
+
+
+async def prepare_kinds(kinds: Iterable[str]) -> None:
+    """Do each kind's one-time set-up on this event loop (imports, engines, sockets) so that
+    no probe's first run spends its timeout on it. Idempotent; never raises: a kind whose
+    set-up fails is logged and sets up on its first run instead."""
+    for kind in sorted(set(kinds)):
+        spec = SPECS.get(kind)
+        if spec is None or spec.prepare is None:
+            continue
+        start = time.perf_counter()
+        try:
+            await spec.prepare()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("preparing %s probes failed (%s: %s)", kind, type(exc).__name__, exc)
+            continue
+        log.debug("prepared %s probes in %.0f ms", kind, (time.perf_counter() - start) * 1000)
 
 
 async def run_probe(

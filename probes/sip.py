@@ -36,7 +36,7 @@ import ssl
 import time
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from probes import options as opt
@@ -56,6 +56,7 @@ from probes.sipmsg import (
     parse_response,
     split_message,
 )
+from probes.spec import KindSpec
 
 log = logging.getLogger(__name__)
 
@@ -343,19 +344,67 @@ async def _resolve(host: str, port: int, transport: str) -> tuple[int, tuple]:
     return family, (sockaddr[0], sockaddr[1])
 
 
-def _tls_context(options: Mapping[str, Any]) -> ssl.SSLContext:
-    ca_file = opt.text(options, "ca_file")
+def _tls_context(ca_file: str | None, verify: bool) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=ca_file)
-    except OSError as exc:
-        raise opt.OptionError(f"option 'ca_file': cannot read {ca_file}: {exc.strerror}") from None
-    if not opt.flag(options, "tls_verify", True):
+    except (OSError, ssl.SSLError) as exc:
+        detail = getattr(exc, "strerror", None) or str(exc)
+        message = f"option 'ca_file': cannot read {ca_file}: {detail}"
+        raise opt.OptionError(message, "ca_file") from None
+    if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
 
 
 _TLS_CONTEXTS: dict[tuple, ssl.SSLContext] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class SipCheck:
+    """One parsed sip check (see the module's documentation for the options)."""
+
+    target: SipTarget
+    alive: frozenset[int]
+    username: str | None
+    password: str | None = field(repr=False)
+    t1: float = 0.5
+    from_uri: str | None = None
+    user_agent: str = "hotline-probe"
+    ca_file: str | None = None
+    tls_verify: bool = True
+
+
+def parse(target: str, options: Mapping[str, Any]) -> SipCheck:
+    """The check `target` and `options` describe; OptionError naming what is wrong."""
+    opt.check_known(options, _KNOWN)
+    sip_target = parse_target(target)
+    alive = opt.codes(options, "alive_codes", DEFAULT_ALIVE)
+    username = opt.text(options, "username")
+    password = opt.secret(options, "password")
+    if (username is None) != (password is None):
+        raise opt.OptionError(
+            "options 'username' and 'password' go together",
+            "password" if username is not None else "username",
+        )
+    t1 = opt.number(options, "t1", 0.5, minimum=0.01)
+    assert t1 is not None
+    return SipCheck(
+        target=sip_target,
+        alive=alive,
+        username=username,
+        password=password,
+        t1=t1,
+        from_uri=opt.text(options, "from_uri"),
+        user_agent=opt.text(options, "user_agent", "hotline-probe") or "hotline-probe",
+        ca_file=opt.readable_file(options, "ca_file"),
+        tls_verify=opt.flag(options, "tls_verify", True),
+    )
+
+
+async def prepare() -> None:
+    """Open this loop's IPv4 UDP socket before the first probe is timed."""
+    await _udp_endpoint(socket.AF_INET)
 
 
 async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
@@ -371,19 +420,15 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
 async def _probe_once(
     target: str, options: Mapping[str, Any], timeout: float, retry_stale: bool
 ) -> ProbeResult | None:
-    opt.check_known(options, _KNOWN)
-    sip_target = parse_target(target)
-    alive = opt.codes(options, "alive_codes", DEFAULT_ALIVE)
-    username = opt.text(options, "username")
-    password = opt.secret(options, "password")
-    if (username is None) != (password is None):
-        raise opt.OptionError("options 'username' and 'password' go together")
-    t1 = opt.number(options, "t1", 0.5, minimum=0.01)
-    assert t1 is not None
+    parsed = parse(target, options)
+    sip_target, alive, t1 = parsed.target, parsed.alive, parsed.t1
+    username, password = parsed.username, parsed.password
     tls = None
     if sip_target.transport == "tls":
-        key = (opt.text(options, "ca_file"), opt.flag(options, "tls_verify", True))
-        tls = _TLS_CONTEXTS.get(key) or _TLS_CONTEXTS.setdefault(key, _tls_context(options))
+        key = (parsed.ca_file, parsed.tls_verify)
+        tls = _TLS_CONTEXTS.get(key) or _TLS_CONTEXTS.setdefault(
+            key, _tls_context(parsed.ca_file, parsed.tls_verify)
+        )
     where = f"{sip_target.host}:{sip_target.port}/{sip_target.transport}"
 
     start = time.perf_counter()
@@ -407,8 +452,8 @@ async def _probe_once(
     except (OSError, ssl.SSLError) as exc:
         return ProbeResult(reason_for(exc), f"{where}: {describe(exc)}")
 
-    from_uri = opt.text(options, "from_uri") or f"sip:hotline@{_bracket(sent_by_host)}"
-    user_agent = opt.text(options, "user_agent", "hotline-probe") or "hotline-probe"
+    from_uri = parsed.from_uri or f"sip:hotline@{_bracket(sent_by_host)}"
+    user_agent = parsed.user_agent
     dialog = new_dialog()
 
     def request(dialog: Dialog, branch: str, authorization: tuple[str, str] | None) -> bytes:
@@ -560,3 +605,14 @@ async def _transact(
         if handle is not None:
             handle.cancel()
         endpoint.txns.pop(branch, None)
+
+
+SPEC = KindSpec(
+    kind="sip",
+    probe=probe,
+    parse=parse,
+    default_target="sip:{host_uri}",
+    concurrency=512,
+    files=frozenset({"ca_file"}),
+    prepare=prepare,
+)

@@ -29,7 +29,8 @@ wrong digest — wrong auth key —, unknown user, unsupported security level); 
 answer; SNMP agents drop a wrong community or a wrong v3 privacy key silently, and an ICMP
 refusal is not reported by pysnmp, so these end here too); `dns_error`; `config_error`.
 One SnmpEngine per event loop (one per process in the agent): creating one costs far more
-than a GET.
+than a GET, and so does pysnmp's first request (MIB modules, LCD tables); `prepare()` does both
+before any probe's timeout runs (the agent calls it at start).
 """
 
 from __future__ import annotations
@@ -39,14 +40,17 @@ import functools
 import ipaddress
 import socket
 import time
+import warnings
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from probes import options as opt
 from probes.address import split_host_port
 from probes.result import ProbeResult, Reason
-from probes.snmpcheck import failures, parse_check, parse_oid
+from probes.snmpcheck import Check, failures, parse_check, parse_oid
+from probes.spec import KindSpec
 
 _KNOWN = {
     "oid",
@@ -91,6 +95,7 @@ class _Engine:
         # ObjectType resolved once is marked clean and skips MIB resolution on every later
         # GET (about 15% of pysnmp's CPU per request); the request value is an immutable Null.
         self.var_binds: dict[str, Any] = {}
+        self.prepared = False
 
     def var_bind(self, oid: str) -> Any:
         found = self.var_binds.get(oid)
@@ -112,73 +117,139 @@ def _engine() -> _Engine:
     return found
 
 
-def _protocols(hlapi: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    auth = {
-        "MD5": hlapi.USM_AUTH_HMAC96_MD5,
-        "SHA": hlapi.USM_AUTH_HMAC96_SHA,
-        "SHA1": hlapi.USM_AUTH_HMAC96_SHA,
-        "SHA224": hlapi.USM_AUTH_HMAC128_SHA224,
-        "SHA256": hlapi.USM_AUTH_HMAC192_SHA256,
-        "SHA384": hlapi.USM_AUTH_HMAC256_SHA384,
-        "SHA512": hlapi.USM_AUTH_HMAC384_SHA512,
-    }
-    priv = {
-        "DES": hlapi.USM_PRIV_CBC56_DES,
-        "3DES": hlapi.USM_PRIV_CBC168_3DES,
-        "AES": hlapi.USM_PRIV_CFB128_AES,
-        "AES128": hlapi.USM_PRIV_CFB128_AES,
-        "AES192": hlapi.USM_PRIV_CFB192_AES,
-        "AES256": hlapi.USM_PRIV_CFB256_AES,
-    }
-    return auth, priv
+# Protocol names as options spell them, to pysnmp's constant names (read without pysnmp).
+_AUTH_PROTOCOLS = {
+    "MD5": "USM_AUTH_HMAC96_MD5",
+    "SHA": "USM_AUTH_HMAC96_SHA",
+    "SHA1": "USM_AUTH_HMAC96_SHA",
+    "SHA224": "USM_AUTH_HMAC128_SHA224",
+    "SHA256": "USM_AUTH_HMAC192_SHA256",
+    "SHA384": "USM_AUTH_HMAC256_SHA384",
+    "SHA512": "USM_AUTH_HMAC384_SHA512",
+}
+_PRIV_PROTOCOLS = {
+    "DES": "USM_PRIV_CBC56_DES",
+    "3DES": "USM_PRIV_CBC168_3DES",
+    "AES": "USM_PRIV_CFB128_AES",
+    "AES128": "USM_PRIV_CFB128_AES",
+    "AES192": "USM_PRIV_CFB192_AES",
+    "AES256": "USM_PRIV_CFB256_AES",
+}
 
 
-def _auth_data(state: _Engine, options: Mapping[str, Any]) -> tuple[Any, str]:
-    """pysnmp credentials (cached: LCD configuration keys on them) and a label for details."""
-    hlapi = state.hlapi
+@dataclass(frozen=True, slots=True)
+class SnmpCheck:
+    """One parsed snmp check (see the module's documentation for the options)."""
+
+    host: str
+    port: int
+    oids: tuple[str, ...]
+    check: Check
+    retries: int
+    context: str
+    # v2c: ("2c", community); v3: ("3", user, auth_key, priv_key, auth_protocol, priv_protocol)
+    credentials: tuple = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        if self.credentials[0] == "2c":
+            return "v2c"
+        _, _, auth_key, priv_key, _, _ = self.credentials
+        return "v3 " + ("authPriv" if priv_key else "authNoPriv" if auth_key else "noAuthNoPriv")
+
+
+def parse(target: str, options: Mapping[str, Any]) -> SnmpCheck:
+    """The check `target` and `options` describe; OptionError naming what is wrong."""
+    opt.check_known(options, _KNOWN)
+    host, port = split_host_port(target, 161)
+    oids = _oids(opt.required(options, "oid"))
+    check = parse_check(options)
+    retries = opt.integer(options, "retries", 1, minimum=0, maximum=10)
+    assert retries is not None
+    context = opt.text(options, "context", "") or ""
+    return SnmpCheck(host, port, oids, check, retries, context, _credentials(options))
+
+
+def _credentials(options: Mapping[str, Any]) -> tuple:
     user = opt.text(options, "user")
     version = (opt.text(options, "version") or ("3" if user else "2c")).lower().lstrip("v")
     if version in ("2", "2c"):
         if user is not None:
-            raise opt.OptionError("option 'user' needs version=3")
+            raise opt.OptionError("option 'user' needs version=3", "user")
         community = opt.secret(options, "community")
         if community is None:
-            raise opt.OptionError("option 'community' is required for SNMP v2c")
-        key: tuple = ("2c", community)
-        found = state.auth.get(key)
-        if found is None:
-            found = state.auth[key] = hlapi.CommunityData(community, mpModel=1)
-        return found, "v2c"
+            raise opt.OptionError("option 'community' is required for SNMP v2c", "community")
+        return ("2c", community)
     if version != "3":
-        raise opt.OptionError(f"option 'version' must be 2c or 3, got {version!r}")
+        raise opt.OptionError(f"option 'version' must be 2c or 3, got {version!r}", "version")
     if not user:
-        raise opt.OptionError("option 'user' is required for SNMP v3")
+        raise opt.OptionError("option 'user' is required for SNMP v3", "user")
     auth_key = opt.secret(options, "auth_key")
     priv_key = opt.secret(options, "priv_key")
     if priv_key is not None and auth_key is None:
-        raise opt.OptionError("option 'priv_key' needs 'auth_key' (no authNoPriv without auth)")
+        raise opt.OptionError(
+            "option 'priv_key' needs 'auth_key' (no authNoPriv without auth)", "priv_key"
+        )
     for name, value in (("auth_key", auth_key), ("priv_key", priv_key)):
         if value is not None and len(value) < 8:
-            raise opt.OptionError(f"option {name!r} must be at least 8 characters (RFC 3414)")
-    auth_table, priv_table = _protocols(hlapi)
+            raise opt.OptionError(f"option {name!r} must be at least 8 characters (RFC 3414)", name)
     auth_name = (opt.text(options, "auth_protocol") or "SHA").upper().replace("-", "")
     priv_name = (opt.text(options, "priv_protocol") or "AES").upper().replace("-", "")
-    if auth_name not in auth_table:
-        raise opt.OptionError(f"option 'auth_protocol' must be one of {', '.join(auth_table)}")
-    if priv_name not in priv_table:
-        raise opt.OptionError(f"option 'priv_protocol' must be one of {', '.join(priv_table)}")
-    key = ("3", user, auth_key, priv_key, auth_name, priv_name)
-    found = state.auth.get(key)
-    if found is None:
-        found = state.auth[key] = hlapi.UsmUserData(
+    if auth_name not in _AUTH_PROTOCOLS:
+        known = ", ".join(_AUTH_PROTOCOLS)
+        raise opt.OptionError(f"option 'auth_protocol' must be one of {known}", "auth_protocol")
+    if priv_name not in _PRIV_PROTOCOLS:
+        known = ", ".join(_PRIV_PROTOCOLS)
+        raise opt.OptionError(f"option 'priv_protocol' must be one of {known}", "priv_protocol")
+    return ("3", user, auth_key, priv_key, auth_name, priv_name)
+
+
+def _auth_data(state: _Engine, credentials: tuple) -> Any:
+    """pysnmp credentials, cached: LCD configuration keys on them."""
+    found = state.auth.get(credentials)
+    if found is not None:
+        return found
+    hlapi = state.hlapi
+    if credentials[0] == "2c":
+        found = hlapi.CommunityData(credentials[1], mpModel=1)
+    else:
+        _, user, auth_key, priv_key, auth_name, priv_name = credentials
+        found = hlapi.UsmUserData(
             user,
             authKey=auth_key,
             privKey=priv_key,
-            authProtocol=auth_table[auth_name] if auth_key else hlapi.USM_AUTH_NONE,
-            privProtocol=priv_table[priv_name] if priv_key else hlapi.USM_PRIV_NONE,
+            authProtocol=getattr(hlapi, _AUTH_PROTOCOLS[auth_name])
+            if auth_key
+            else hlapi.USM_AUTH_NONE,
+            privProtocol=getattr(hlapi, _PRIV_PROTOCOLS[priv_name])
+            if priv_key
+            else hlapi.USM_PRIV_NONE,
         )
-    level = "authPriv" if priv_key else "authNoPriv" if auth_key else "noAuthNoPriv"
-    return found, f"v3 {level}"
+    state.auth[credentials] = found
+    return found
+
+
+async def prepare() -> None:
+    """Create this loop's engine and make pysnmp load what its first request would load."""
+    state = _engine()
+    if state.prepared:
+        return
+    from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD, VB_PROCESSOR
+
+    hlapi = state.hlapi
+    # The MIB view that resolves request OIDs, and the LCD tables a first GET fills (v2c and
+    # v3): configured with stand-ins, then removed again; nothing is sent.
+    VB_PROCESSOR.make_varbinds(state.engine.cache, (state.var_bind("1.3.6.1.2.1.1.3.0"),))
+    transport = await hlapi.UdpTransportTarget.create(("127.0.0.1", 161), timeout=1, retries=0)
+    for auth in (
+        hlapi.CommunityData("hotline-prepare", mpModel=1),
+        hlapi.UsmUserData("hotline-prepare"),
+    ):
+        LCD.configure(state.engine, auth, transport, b"")
+        with warnings.catch_warnings():  # pysnmp's unconfigure calls its own deprecated name
+            warnings.simplefilter("ignore", DeprecationWarning)
+            LCD.unconfigure(state.engine, auth)
+    state.prepared = True
 
 
 @functools.lru_cache(maxsize=4096)
@@ -227,20 +298,16 @@ def _plain(value: Any) -> Any:
 
 
 async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
-    opt.check_known(options, _KNOWN)
-    host, port = split_host_port(target, 161)
-    oids = _oids(opt.required(options, "oid"))
-    check = parse_check(options)
-    retries = opt.integer(options, "retries", 1, minimum=0, maximum=10)
-    assert retries is not None
+    parsed = parse(target, options)
+    host, port, oids = parsed.host, parsed.port, parsed.oids
     state = _engine()
     hlapi = state.hlapi
-    auth, label = _auth_data(state, options)
-    context_name = opt.text(options, "context", "") or ""
-    context = state.contexts.get(context_name)
+    auth = _auth_data(state, parsed.credentials)
+    context = state.contexts.get(parsed.context)
     if context is None:
-        context = state.contexts[context_name] = hlapi.ContextData(contextName=context_name)
-    where = f"{host}:{port} ({label})"
+        context = state.contexts[parsed.context] = hlapi.ContextData(contextName=parsed.context)
+    where = f"{host}:{port} ({parsed.label})"
+    retries = parsed.retries
 
     from pysnmp.error import PySnmpError
 
@@ -287,8 +354,19 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
     result_value: Any = next(iter(values.values())) if len(oids) == 1 and values else values
     if missing:
         return ProbeResult(Reason.CHECK_FAILED, "; ".join(missing), latency, result_value or None)
-    problems = failures(check, values)
+    problems = failures(parsed.check, values)
     if problems:
         return ProbeResult(Reason.CHECK_FAILED, "; ".join(problems), latency, result_value)
     shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
     return ProbeResult(Reason.OK, f"{where}: {shown}"[:500], latency, result_value)
+
+
+SPEC = KindSpec(
+    kind="snmp",
+    probe=probe,
+    parse=parse,
+    default_target="{host_uri}",
+    concurrency=128,
+    stateful=True,
+    prepare=prepare,
+)

@@ -31,18 +31,18 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
-import os
 import re
 import time
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from probes import options as opt
 from probes.address import split_host_port
 from probes.errors import describe, reason_for
 from probes.result import ProbeResult, Reason
+from probes.spec import KindSpec
 
 log = logging.getLogger(__name__)
 
@@ -106,31 +106,60 @@ def parse_login(target: str, options: Mapping[str, Any]) -> _Login:
         raise opt.OptionError(f"target {target!r}: user before '@' is empty")
     host, port = split_host_port(hostport, 22)
     if opt.flag(options, "host_key_check", True):
-        known_hosts: str | None = os.path.expanduser(
-            opt.text(options, "known_hosts") or "~/.ssh/known_hosts"
-        )
-        if not os.path.isfile(known_hosts):
-            raise opt.OptionError(f"option 'known_hosts': {known_hosts} is not a readable file")
+        known_hosts = opt.readable_file(options, "known_hosts", "~/.ssh/known_hosts")
     else:
         if opt.text(options, "known_hosts"):
-            raise opt.OptionError("options 'known_hosts' and 'host_key_check=false' conflict")
+            raise opt.OptionError(
+                "options 'known_hosts' and 'host_key_check=false' conflict", "host_key_check"
+            )
         known_hosts = None
-    keys = tuple(
-        os.path.expanduser(k.strip()) for k in (opt.text(options, "key") or "").split(",") if k
-    )
-    for key in keys:
-        if not os.path.isfile(key):
-            raise opt.OptionError(f"option 'key': {key} is not a readable file")
     return _Login(
         user=user,
         host=host,
         port=port,
         known_hosts=known_hosts,
-        keys=keys,
+        keys=opt.readable_files(options, "key"),
         passphrase=opt.secret(options, "passphrase"),
         password=opt.secret(options, "password"),
         reuse=opt.flag(options, "reuse", True),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SshCheck:
+    """One parsed ssh check (see the module's documentation for the options)."""
+
+    login: _Login = field(repr=False)  # holds the passphrase or password
+    command: str | None
+    status: int | None  # None: any exit status
+    expect: re.Pattern[str] | None
+
+
+def parse(target: str, options: Mapping[str, Any]) -> SshCheck:
+    """The check `target` and `options` describe; OptionError naming what is wrong."""
+    opt.check_known(options, _KNOWN)
+    command = opt.text(options, "command")
+    status_text = (opt.text(options, "status") or "0").strip().lower()
+    if status_text != "any" and not status_text.isdigit():
+        raise opt.OptionError(
+            f"option 'status' must be an exit status or 'any', got {status_text!r}", "status"
+        )
+    expect_text = opt.text(options, "expect")
+    try:
+        expect = re.compile(expect_text) if expect_text else None
+    except re.error as exc:
+        raise opt.OptionError(f"option 'expect' is not a valid regex: {exc}", "expect") from None
+    if command is None and (expect is not None or "status" in options):
+        raise opt.OptionError(
+            "options 'status' and 'expect' need 'command'", "expect" if expect else "status"
+        )
+    status = None if status_text == "any" else int(status_text)
+    return SshCheck(parse_login(target, options), command, status, expect)
+
+
+async def prepare() -> None:
+    """Import asyncssh (and the cryptography it loads) before the first login is timed."""
+    import asyncssh  # noqa: F401
 
 
 async def _connect(login: _Login, timeout: float) -> Any:
@@ -195,16 +224,14 @@ def _failure(exc: BaseException, where: str) -> ProbeResult:
     return ProbeResult(Reason.UNEXPECTED_RESPONSE, f"{where}: {type(exc).__name__}: {exc}")
 
 
-async def execute(
-    target: str, options: Mapping[str, Any], command: str | None, timeout: float
-) -> tuple[Any, float]:
+async def execute(login: _Login, command: str | None, timeout: float) -> tuple[Any, float]:
     """Log in (or reuse a connection) and run `command`; (completed process or None, ms).
 
-    Raises `SshFailure` carrying the result to report, `OptionError` for bad options.
+    Raises `SshFailure` carrying the result to report, `OptionError` for a key or known_hosts
+    file that cannot be loaded.
     """
     import asyncssh
 
-    login = parse_login(target, options)
     where = f"{login.user}@{login.host}:{login.port}"
     if login.known_hosts is None:
         log.warning("ssh %s: host key NOT verified (host_key_check=false)", where)
@@ -241,22 +268,9 @@ async def execute(
 
 
 async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
-    opt.check_known(options, _KNOWN)
-    command = opt.text(options, "command")
-    status_text = (opt.text(options, "status") or "0").strip().lower()
-    if status_text != "any" and not status_text.isdigit():
-        raise opt.OptionError(
-            f"option 'status' must be an exit status or 'any', got {status_text!r}"
-        )
-    expect_text = opt.text(options, "expect")
+    parsed = parse(target, options)
     try:
-        expect = re.compile(expect_text) if expect_text else None
-    except re.error as exc:
-        raise opt.OptionError(f"option 'expect' is not a valid regex: {exc}") from None
-    if command is None and (expect is not None or "status" in options):
-        raise opt.OptionError("options 'status' and 'expect' need 'command'")
-    try:
-        completed, latency = await execute(target, options, command, timeout)
+        completed, latency = await execute(parsed.login, parsed.command, timeout)
     except SshFailure as exc:
         return exc.result
     if completed is None:
@@ -268,10 +282,22 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
     if status is None or status < 0:
         signal = completed.exit_signal[0] if completed.exit_signal else "unknown"
         return ProbeResult(Reason.CHECK_FAILED, f"command killed by signal {signal}", latency)
-    if status_text != "any" and status != int(status_text):
-        detail = f"exit status {status}, expected {status_text}: {output!r}"
+    if parsed.status is not None and status != parsed.status:
+        detail = f"exit status {status}, expected {parsed.status}: {output!r}"
         return ProbeResult(Reason.CHECK_FAILED, detail, latency, status)
-    if expect is not None and not expect.search(stdout):
+    if parsed.expect is not None and not parsed.expect.search(stdout):
         detail = f"output does not match 'expect': {output!r}"
         return ProbeResult(Reason.CHECK_FAILED, detail, latency, status)
     return ProbeResult(Reason.OK, f"exit status {status}", latency, status)
+
+
+SPEC = KindSpec(
+    kind="ssh",
+    probe=probe,
+    parse=parse,
+    default_target="{host_uri}",
+    concurrency=16,
+    files=frozenset({"known_hosts"}),
+    file_lists=frozenset({"key"}),
+    prepare=prepare,
+)

@@ -25,11 +25,15 @@ from probes import options as opt
 from probes.address import split_host_port
 from probes.errors import describe, reason_for
 from probes.result import ProbeResult, Reason
+from probes.spec import KindSpec
 
 _KNOWN = {"send", "expect"}
 
 
-async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
+def parse(
+    target: str, options: Mapping[str, Any]
+) -> tuple[str, int, str | None, re.Pattern[bytes] | None]:
+    """(host, port, send, expect) of the check; OptionError naming what is wrong."""
     opt.check_known(options, _KNOWN)
     host, port = split_host_port(target)
     send = opt.text(options, "send")
@@ -37,7 +41,12 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
     try:
         expect = re.compile(expect_text.encode()) if expect_text else None
     except re.error as exc:
-        raise opt.OptionError(f"option 'expect' is not a valid regex: {exc}") from None
+        raise opt.OptionError(f"option 'expect' is not a valid regex: {exc}", "expect") from None
+    return host, port, send, expect
+
+
+async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
+    host, port, send, expect = parse(target, options)
 
     start = time.perf_counter()
     try:
@@ -96,3 +105,6 @@ async def _exchange(
     return ProbeResult(
         Reason.CHECK_FAILED, f"answer {received[:80]!r} does not match 'expect'", latency
     )
+
+
+SPEC = KindSpec(kind="tcp", probe=probe, parse=parse, concurrency=512)

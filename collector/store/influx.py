@@ -16,6 +16,20 @@ client in `collector.store.influx_client`.
 On InfluxDB 1.x `open()` creates the database and both retention policies (and fixes their
 durations); with a token (2.x/3.x) or `create=false` it creates nothing: the README gives
 the one-time preparation.
+
+InfluxDB is the record, not the buffer file: what the file says was written is checked
+against InfluxDB on `open()`, after every failed request (InfluxDB unreachable or answering
+errors: it may come back wiped, restored from a backup or as another server at the same
+address) and at least every `verify_every` seconds (a server swapped between two requests).
+The check (`_verify`) creates the database and policies again (1.x), writes again every
+registered component InfluxDB lacks, and looks for this buffer file's marker point
+(measurement `store_marker`, field `instance`): when it is gone, the database was replaced,
+which is logged as a WARNING saying what was written again and what is lost (only components
+are held locally; samples, outages, incidents, windows and the audit trail stored before are
+gone unless the backup had them), and the rollup progress kept for InfluxDB without DELETE is
+forgotten. Batch ids seen are kept: they record what the agents were told (202), an agent
+never re-sends an acknowledged batch, and forgetting them would store twice a retried batch
+still waiting in the buffer.
 """
 
 from __future__ import annotations
@@ -24,6 +38,7 @@ import asyncio
 import hashlib
 import logging
 import re
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -102,6 +117,7 @@ class InfluxStore:
         create: bool | None = None,
         read_timeout: float = 5.0,
         close_timeout: float = 2.0,
+        verify_every: float = 60.0,
         backoff_max: float = 5.0,
         batch_lines: int = 5000,
         gzip_level: int = 1,
@@ -111,7 +127,9 @@ class InfluxStore:
         records ≥ 400 days) so `apply_retention` rolls samples up before InfluxDB drops them;
         `apply_retention` lengthens them itself when the collector keeps data longer.
         `create`: make the database and policies (default: yes unless a token is set).
-        `read_timeout`: how long a read waits for the buffer to reach InfluxDB."""
+        `read_timeout`: how long a read waits for the buffer to reach InfluxDB.
+        `verify_every`: seconds between checks that InfluxDB is still the database this
+        buffer wrote to (its marker point is there); see the module docstring."""
         if rp_keep_days is not None and rp_keep_days < 400:
             raise StoreError(f"rp_keep_days={rp_keep_days}: records are kept at least 400 days")
         if rp_raw_days is not None and rp_raw_days < 1:
@@ -130,8 +148,13 @@ class InfluxStore:
         self._buffer = DurableBuffer(
             buffer_path, self._sink, max_batch_lines=batch_lines, backoff_max=backoff_max
         )
-        self._prepared = False
+        self.verify_every = verify_every
+        self._prepared = False  # created and verified since the last failed request
+        self._verified_at = 0.0  # time.monotonic() of the last check
         self._prepare_lock = asyncio.Lock()
+        self._local_ready = asyncio.Event()  # the local tables are read (`_open_local`)
+        self._instance = ""  # this buffer file's identity, written to InfluxDB as a marker
+        self.replaced_count = 0  # replaced/wiped databases detected since open
         self._samples = schema.SampleWriter()
         self._version = 0  # last version-clock value handed out
         self._sample_seq = 0  # samples written so far (sub-ms disambiguator)
@@ -177,8 +200,10 @@ class InfluxStore:
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
+        self._prepared = False
         await self._buffer.open()
         await self._buffer.run(self._open_local)
+        self._local_ready.set()
         try:
             await self._prepare()
         except InfluxError as exc:  # the buffer takes writes meanwhile; prepared on first send
@@ -191,6 +216,10 @@ class InfluxStore:
         self._version = max(meta.get("version", 0), time.time_ns())
         self._sample_seq = meta.get("sample_seq", 0)
         self._components_stored = {c for (c,) in db.execute("SELECT id FROM influx_components")}
+        if "instance" not in meta:
+            meta["instance"] = secrets.randbits(62)
+            db.execute("INSERT INTO influx_meta VALUES ('instance', ?)", (meta["instance"],))
+        self._instance = f"{meta['instance']:016x}"
 
     async def close(self) -> None:
         await self._buffer.close(flush_timeout=self.close_timeout)
@@ -212,7 +241,8 @@ class InfluxStore:
         """`influx_buffer`: lines waiting for InfluxDB; `…_batches`, `…_oldest_seconds`;
         `influx_rejected_lines` (refused for good, kept in the buffer file's `rejected`
         table), `influx_expired_lines` (older than the retention policy), and
-        `influx_failing` (1 while deliveries fail)."""
+        `influx_failing` (1 while deliveries fail), `influx_database_replaced` (times the
+        database was found wiped or replaced since open, see `_verify`)."""
         s = self._buffer.stats()
         return {
             "influx_buffer": s.pending_lines,
@@ -221,6 +251,7 @@ class InfluxStore:
             "influx_rejected_lines": s.rejected_lines,
             "influx_expired_lines": s.expired_lines,
             "influx_failing": int(s.sink_failing),
+            "influx_database_replaced": self.replaced_count,
         }
 
     @property
@@ -233,12 +264,20 @@ class InfluxStore:
         return self._buffer.stats()
 
     async def _prepare(self) -> None:
-        """Create the database and retention policies (1.x), once per connection."""
-        if self._prepared:
+        """Make sure InfluxDB is ready and still the database this buffer wrote to: after
+        `open()` and every failed request a full `_verify`, else a marker check at most every
+        `verify_every` seconds (cheap on the hot path: a flag and a clock read)."""
+        if self._prepared and time.monotonic() - self._verified_at < self.verify_every:
             return
         async with self._prepare_lock:
             if self._prepared:
-                return
+                if time.monotonic() - self._verified_at < self.verify_every:
+                    return
+                if await self._marker_present():
+                    self._verified_at = time.monotonic()
+                    return
+                self._prepared = False  # replaced between two requests: check everything
+            await self._local_ready.wait()
             if self.create:
                 try:
                     await self._create_database()
@@ -253,7 +292,92 @@ class InfluxStore:
                         self.target.display,
                         exc,
                     )
+            await self._verify()
             self._prepared = True
+            self._verified_at = time.monotonic()
+
+    def _unprepared(self, exc: InfluxError) -> None:
+        """A request failed in a way a replaced or wiped InfluxDB would cause (unreachable,
+        5xx, database or policy not found, auth): check everything again before the next."""
+        if exc.retryable or "not found" in str(exc):  # not for refused points (400, 413)
+            self._prepared = False
+
+    async def _marker_present(self) -> bool:
+        """Whether InfluxDB holds this buffer file's marker point (False also when the
+        database or policy is missing); raises when InfluxDB cannot be asked."""
+        try:
+            [result] = await self._client.query(
+                f"SELECT * {self._from(self.rp_keep, schema.MARKER)} "
+                f'WHERE "instance" = {quote_string(self._instance)}'
+            )
+        except InfluxError as exc:
+            if "not found" in str(exc):  # database not found, retention policy not found
+                return False
+            raise
+        return bool(rows(result))
+
+    async def _verify(self) -> None:
+        """Check what the buffer file says is in InfluxDB against InfluxDB and write again
+        what is missing (see the module docstring). Runs under `_prepare_lock`."""
+        present = await self._marker_present()
+        marked, components = await self._buffer.run(self._local_state)
+        [result] = await self._client.query(f"SELECT * {self._from(self.rp_keep, 'component')}")
+        have = {r.get("component") for r in rows(result)}
+        missing = [c for c in components if c.id not in have]
+        versions = await self._buffer.run(self._versions, len(missing) + 1)
+        if missing:
+            # lines a still-queued registration will bring again are harmless: a component's
+            # earliest point is its record, and both carry the same content
+            lines = [schema.component_line(c, v) for c, v in zip(missing, versions, strict=False)]
+            await self._client.write(lp.lines(lines), rp=self.rp_keep)
+        ids = ", ".join(c.id for c in missing[:20]) + (" …" if len(missing) > 20 else "")
+        if not present and marked:
+            self.replaced_count += 1
+            self._deletes_work = True  # another server may run DELETE again
+            await self._buffer.run(self._forget_influx_progress)
+            log.warning(
+                "InfluxDB %s is not the database this collector wrote to (its marker point "
+                "is gone: wiped, restored from an older backup, or another server at the same "
+                "address): %d registered component(s) written again (%s); samples, outages, "
+                "incidents, maintenance windows and audit entries stored before are not held "
+                "locally and are gone from InfluxDB unless its backup had them; rollup progress "
+                "reset; batch ids seen are kept",
+                self.target.display,
+                len(missing),
+                ids or "none missing",
+            )
+        elif missing:
+            log.warning(
+                "InfluxDB %s lacked %d registered component(s) the buffer file says were "
+                "written (restored from an older backup?): written again (%s)",
+                self.target.display,
+                len(missing),
+                ids,
+            )
+        if not present:
+            point = schema.marker_line(self._instance, time.time_ns() // MS, versions[-1])
+            await self._client.write(lp.lines([point]), rp=self.rp_keep)
+            await self._buffer.run(self._set_marked)
+
+    def _local_state(self) -> tuple[bool, list[Component]]:
+        """(a marker was written before, the registered components) from the buffer file."""
+        db = self._buffer.connection
+        marked = db.execute("SELECT 1 FROM influx_meta WHERE k = 'marked'").fetchone()
+        found = db.execute("SELECT id, system, agent, first_seen FROM influx_components")
+        return marked is not None, [Component(i, s, f, a) for i, s, a, f in found]
+
+    def _versions(self, n: int) -> list[int]:
+        out = [self._next_version() for _ in range(n)]
+        self._save_clock(self._buffer.connection)
+        return out
+
+    def _set_marked(self) -> None:
+        self._buffer.connection.execute("INSERT OR REPLACE INTO influx_meta VALUES ('marked', 1)")
+
+    def _forget_influx_progress(self) -> None:
+        """What the buffer file remembers about a database that is gone: how far samples were
+        rolled up (kept where InfluxDB refuses DELETE)."""
+        self._buffer.connection.execute("DELETE FROM influx_meta WHERE k = 'rolled_until'")
 
     async def _create_database(self) -> None:
         db = quote_ident(self.target.database)
@@ -288,8 +412,8 @@ class InfluxStore:
         try:
             await self._client.write(body, rp=rp)
         except InfluxError as exc:
-            if exc.status == 404:  # database dropped under us: create it again, then retry
-                self._prepared = False
+            # unreachable, or database dropped under us (404): create and verify again
+            self._unprepared(exc)
             m = _RETENTION_DROP.match(exc.server_message) if exc.status == 400 else None
             if m:
                 return int(m.group(1))  # older than the policy keeps: InfluxDB's retention
@@ -418,7 +542,14 @@ class InfluxStore:
         except BufferTimeout as exc:
             raise StoreError(f"InfluxDB {self.target.display} not reachable: {exc}") from None
         await self._prepare()
-        [result] = await self._client.query(statement)
+        try:
+            [result] = await self._client.query(statement)
+        except InfluxError as exc:
+            self._unprepared(exc)
+            if self._prepared or "not found" not in str(exc):
+                raise
+            await self._prepare()  # wiped since the last check: create, verify, ask again
+            [result] = await self._client.query(statement)
         return rows(result)
 
     def _from(self, rp: str, measurement: str) -> str:

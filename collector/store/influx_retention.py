@@ -177,7 +177,8 @@ async def _delete(store: InfluxStore, statements: list[str]) -> bool:
 async def _refresh_live(store: InfluxStore, expired: dict[str, set[str]]) -> None:
     """Write the latest version of every live record again when it is older than half its
     retention policy, so InfluxDB's own expiry never drops a record the collector keeps
-    (components, open outages, recurring windows, heartbeats of quiet agents…)."""
+    (components, open outages, recurring windows, heartbeats of quiet agents, the marker
+    points of `InfluxStore._verify`…)."""
     now = time.time_ns()
     plans: list[tuple[str, str, str, int | None, Callable[[dict[str, Any], int], str]]] = [
         ("component", "component", store.rp_keep, store.rp_keep_days, _component_again),
@@ -186,6 +187,8 @@ async def _refresh_live(store: InfluxStore, expired: dict[str, set[str]]) -> Non
         ("window", "id", store.rp_keep, store.rp_keep_days, _window_again),
         ("incident", "id", store.rp_keep, store.rp_keep_days, _incident_again),
         ("heartbeat", "agent", store.rp_raw, store.rp_raw_days, _heartbeat_again),
+        # the buffer files' markers: an expired one would look like a replaced database
+        (schema.MARKER, "instance", store.rp_keep, store.rp_keep_days, _marker_again),
     ]
     for measurement, id_field, rp, days, again in plans:
         if days is None and store.refresh_after_ms is None:
@@ -246,6 +249,10 @@ def _window_again(row: dict[str, Any], version: int) -> str:
 
 def _incident_again(row: dict[str, Any], version: int) -> str:
     return schema.incident_line(schema.incident_from_row(row), version)
+
+
+def _marker_again(row: dict[str, Any], version: int) -> str:
+    return schema.marker_line(row["instance"], row["written_at"], version)
 
 
 def _heartbeat_again(row: dict[str, Any], version: int) -> str:

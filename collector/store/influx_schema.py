@@ -55,7 +55,9 @@ KEEP_MEASUREMENTS = (
     "timeline",
     "audit",
     "rollup",
+    "store_marker",
 )
+MARKER = "store_marker"  # one point per buffer file, field `instance`, versioned
 
 
 def ns(ms: int | None, default: int) -> int:
@@ -320,6 +322,12 @@ def heartbeat_from_row(row: Mapping[str, Any]) -> Heartbeat:
         health=json.loads(row["health"]),
         host=json.loads(row["host"]),
     )
+
+
+def marker_line(instance: str, written_at: int, version: int) -> str:
+    """The marker point of one buffer file (`instance`): its absence tells the store that
+    InfluxDB is not the database it wrote to (see `collector.store.influx`)."""
+    return lp.line(MARKER, {}, {"instance": instance, "written_at": written_at}, version)
 
 
 def tombstone_line(name: str, id_field: str, record_id: str, version: int) -> str:
