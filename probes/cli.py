@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 EXIT_OK = 0
 EXIT_NOT_OK = 2
@@ -30,6 +31,7 @@ examples:
   hotline probe file_age /backup/daily --opt max_age_hours=26 --opt pattern='*.tar.gz'
 
 exit status: 0 ok, 2 not ok, 3 usage or config error. Secrets: NAME_file=PATH or NAME_env=VAR.
+Relative file paths are taken from the working directory.
 """
 
 
@@ -73,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from probes import Reason, run_probe
+    from probes import Reason, prepare_kinds, run_probe
 
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
@@ -83,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _emit({"ok": False, "reason": "config_error", "latency_ms": None, "detail": str(exc)})
         return EXIT_USAGE
-    result = asyncio.run(run_probe(args.kind, args.target, options, args.timeout))
+
+    async def _once() -> Any:
+        await prepare_kinds({args.kind})  # set-up is not the target's time (`--timeout`)
+        return await run_probe(args.kind, args.target, options, args.timeout)
+
+    result = asyncio.run(_once())
     _emit({**result.to_dict(), "probe": args.kind})
     if result.ok:
         return EXIT_OK

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
-from probes import Reason, run_probe
+from probes import Reason, prepare_kinds, run_probe
 from probes.snmpcheck import Check, failures, parse_oid
 from tests.peers.snmpd import COMMUNITY, SYS_LOCATION, SYS_NAME, V3_AUTH_KEY, V3_PRIV_KEY, V3_USER
 
@@ -160,7 +161,29 @@ def test_change_checks_without_previous_pass_on_first_run():
 
 
 async def test_snmp_agent_that_never_answers_is_timeout_within_the_timeout(silent_udp):
+    # As the agent and `hotline probe` do: pysnmp's engine and first-request set-up happen
+    # before the probe is timed (on a slow machine they alone took longer than this timeout).
+    await prepare_kinds({"snmp"})
     target = f"127.0.0.1:{silent_udp.port}"
+    start = time.perf_counter()
     result = await run_probe("snmp", target, {"oid": "sysName.0", **V2C}, timeout=0.4)
+    elapsed = time.perf_counter() - start
     assert result.reason is Reason.TIMEOUT
     assert "elapsed_ms" not in result.extra  # the probe's own deadline, not the outer guard
+    assert 0.4 <= elapsed < 0.4 + 0.25
+
+
+async def test_snmp_prepare_creates_the_engine_and_does_pysnmps_first_request_work():
+    from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD
+
+    from probes import snmp
+
+    await prepare_kinds({"snmp"})
+    state = snmp._engine()
+    assert state.prepared
+    assert "mibViewController" in state.engine.cache  # OIDs resolve without loading MIBs
+    cache = LCD._get_cache(state.engine)
+    assert not any(cache.values())  # the stand-in credentials and target are gone again
+    again = snmp._engine()
+    await prepare_kinds({"snmp"})
+    assert snmp._engine() is again  # idempotent
