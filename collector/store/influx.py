@@ -1,8 +1,8 @@
 """The InfluxDB store: `Store` over the v1-compatible API, behind a durable local buffer.
 
 Writes (samples, outages, windows, incidents, timeline, audit, heartbeats) become line
-protocol and go into `collector.buffer.DurableBuffer` — one SQLite file next to the
-collector's state — in one durable commit, so the collector answers 202 while InfluxDB is slow
+protocol and go into `collector.buffer.DurableBuffer` — one SQLite file in the
+collector's `state_dir` — in one durable commit, so the collector answers 202 while InfluxDB is slow
 or down; a background task drains the buffer to `/write` in order, in gzip batches of about
 5,000 lines. The same commit keeps the store's small local tables: batch ids already seen
 (exactly-once storage of a re-sent batch), registered components, and the version clock.
@@ -324,10 +324,11 @@ class InfluxStore:
         [result] = await self._client.query(f"SELECT * {self._from(self.rp_keep, 'component')}")
         have = {r.get("component") for r in rows(result)}
         missing = [c for c in components if c.id not in have]
+        if missing:  # registrations still waiting in the buffer are on their way, not lost
+            queued = await self._buffer.run(self._queued_registrations, missing)
+            missing = [c for c in missing if c.id not in queued]
         versions = await self._buffer.run(self._versions, len(missing) + 1)
         if missing:
-            # lines a still-queued registration will bring again are harmless: a component's
-            # earliest point is its record, and both carry the same content
             lines = [schema.component_line(c, v) for c, v in zip(missing, versions, strict=False)]
             await self._client.write(lp.lines(lines), rp=self.rp_keep)
         ids = ", ".join(c.id for c in missing[:20]) + (" …" if len(missing) > 20 else "")
@@ -365,6 +366,17 @@ class InfluxStore:
         marked = db.execute("SELECT 1 FROM influx_meta WHERE k = 'marked'").fetchone()
         found = db.execute("SELECT id, system, agent, first_seen FROM influx_components")
         return marked is not None, [Component(i, s, f, a) for i, s, a, f in found]
+
+    def _queued_registrations(self, components: list[Component]) -> set[str]:
+        """The ids among `components` whose registration line still waits in the buffer
+        (a line is its content plus the version: the content is known)."""
+        heads = {c.id: schema.component_line(c, 0)[:-1].encode() for c in components}
+        found: set[str] = set()
+        for (payload,) in self._buffer.connection.execute(
+            "SELECT payload FROM queue WHERE key = ?", (self.rp_keep,)
+        ):
+            found.update(cid for cid, head in heads.items() if head in payload)
+        return found
 
     def _versions(self, n: int) -> list[int]:
         out = [self._next_version() for _ in range(n)]

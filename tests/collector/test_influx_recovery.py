@@ -208,3 +208,25 @@ async def test_a_fresh_buffer_file_on_an_existing_database_raises_no_alarm(
     assert [c.id for c in await again.components()] == ["acd-1"]
     await again.close()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_a_registration_waiting_in_the_buffer_is_no_alarm(
+    influxd_factory: Callable[..., Influxd],  # noqa: F811
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = influxd_factory()
+    url = server.store_url("waiting", rp_raw_days="0", rp_keep_days="0")
+    store = InfluxStore.from_url(url, state_dir=tmp_path, backoff_max=0.1, read_timeout=10)
+    await store.open()
+    try:
+        await store.append_samples("a1", "b1", [sample("acd-1", "acd")])
+        assert [c.id for c in await store.components()] == ["acd-1"]
+        server.stop()  # InfluxDB down (not wiped) while a new component registers
+        await store.append_samples("a1", "b2", [sample("ivr-1", "ivr")])
+        await asyncio.sleep(0.3)  # a failed delivery: the store checks again on its return
+        server.start()
+        assert [c.id for c in await store.components()] == ["acd-1", "ivr-1"]
+        assert not [r for r in caplog.records if r.name == "collector.store.influx"]
+    finally:
+        await store.close()
