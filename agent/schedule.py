@@ -39,7 +39,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from agent.config import Check
 from agent.health import Health
-from probes import STATEFUL_KINDS
+from probes import STATEFUL_KINDS, Reason
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ class Scheduler:
         self._run_probe = run_probe
         self._checks: dict[tuple[str, str], Check] = {}
         self._previous: dict[tuple[str, str], Any] = {}
+        self._config_errors: dict[tuple[str, str], str] = {}  # checks whose last run was one
         self._scheduled: dict[str, deque[datetime]] = {}  # submitted run times not yet started
         self._limits: dict[str, int] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
@@ -203,6 +204,7 @@ class Scheduler:
         if not keep_state:
             self._checks.pop(key, None)
             self._previous.pop(key, None)
+            self._config_errors.pop(key, None)
         self._scheduled.pop(job_id(key), None)
         with contextlib.suppress(JobLookupError):  # already gone
             self._aps.remove_job(job_id(key))
@@ -273,4 +275,19 @@ class Scheduler:
             result = await self._run_probe(check.kind, check.target, options, check.timeout)
         if result.value is not None and check.kind in STATEFUL_KINDS and check.key in self._checks:
             self._previous[check.key] = result.value
+        self._note_config_error(check, result)
         return result_record(check, started, result)
+
+    def _note_config_error(self, check: Check, result: Any) -> None:
+        """Log a check going into `config_error` (and its detail changing) and out of it, once
+        per change: the results keep going to the collector, which counts them as no data,
+        but the cause (a secret file removed after load, …) is the operator's to fix."""
+        name = f"{check.component}/{check.name}"
+        before = self._config_errors.get(check.key)
+        if result.reason is Reason.CONFIG_ERROR:
+            if before != result.detail:
+                self._config_errors[check.key] = result.detail
+                log.error("check %s: config_error: %s", name, result.detail)
+        elif before is not None:
+            del self._config_errors[check.key]
+            log.info("check %s: no longer a config_error (now %s)", name, result.reason.value)

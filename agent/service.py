@@ -12,6 +12,7 @@ import logging
 import resource
 import signal
 import time
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,14 @@ def _run_probe() -> Any:
     return run_probe
 
 
+async def _prepare(checks: Iterable[Check]) -> None:
+    """Each probe kind's one-time set-up (pysnmp engine, imports, sockets), before any of its
+    checks is scheduled, so that no first run spends its timeout on it."""
+    from probes import prepare_kinds
+
+    await prepare_kinds({c.kind for c in checks})
+
+
 class Agent:
     def __init__(self, config_path: str, config: AgentConfig) -> None:
         self.config_path = config_path
@@ -53,6 +62,8 @@ class Agent:
         self.shipper: Shipper | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._reloads: set[asyncio.Task[Any]] = set()
+        self._reload_lock = asyncio.Lock()  # SIGHUPs in a row apply in order
         self._last_host = 0.0
 
     async def run(self) -> int:
@@ -67,6 +78,7 @@ class Agent:
                 loop.add_signal_handler(sig, self.stop)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, self.reload)
+        await _prepare(self.config.checks)
         added, _, _ = self.scheduler.apply(self.config.checks)
         self.scheduler.start()
         log.info(
@@ -95,13 +107,26 @@ class Agent:
         self._stop.set()
 
     def reload(self) -> None:
-        """Re-read the config; on any error keep running the old one."""
-        try:
-            config = load_config(self.config_path)
-            token = config.read_token()
-        except ConfigError as exc:
-            log.error("reload failed, keeping the running config:\n%s", exc)
-            return
+        """Re-read the config (SIGHUP); on any error keep running the old one."""
+        task = asyncio.get_running_loop().create_task(self.reload_config(), name="reload")
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def reload_config(self) -> bool:
+        """Re-read the config; prepare new probe kinds; apply. False (logged) on an error, and
+        the running config stays."""
+        async with self._reload_lock:
+            try:
+                config = load_config(self.config_path)
+                token = config.read_token()
+            except ConfigError as exc:
+                log.error("reload failed, keeping the running config:\n%s", exc)
+                return False
+            await _prepare(config.checks)
+            self._apply(config, token)
+            return True
+
+    def _apply(self, config: AgentConfig, token: str) -> None:
         if config.spool_path != self.config.spool_path:
             log.warning("spool.path changed: takes effect on restart, not on reload")
         self.config = config
@@ -173,6 +198,7 @@ async def run_once(config: AgentConfig) -> list[dict[str, Any]]:
         return None
 
     scheduler = Scheduler(_nowhere, health, config.concurrency, config.late_after, _run_probe())
+    await _prepare(config.checks)
 
     async def one(check: Check) -> dict[str, Any]:
         return await scheduler.run_check(check)

@@ -36,12 +36,12 @@ from starlette.schemas import SchemaGenerator
 from collector import views
 from collector.config import Principal
 from collector.incidents import IncidentError
-from collector.ingest import BatchError, parse_batch
+from collector.ingest import MAX_INTERVAL, BatchError, parse_batch
 from collector.maintenance import classify
 from collector.model import Heartbeat
 from collector.service import Collector, NotFound
-from collector.store.base import StoreError
-from collector.timefmt import format_instant, month_range, parse_instant
+from collector.store.base import BatchConflict, StoreError
+from collector.timefmt import check_instant, format_instant, month_range, parse_instant
 
 try:
     import orjson
@@ -65,16 +65,32 @@ _DIGITS = bytes(57 if 48 <= b <= 57 else 32 for b in range(256))
 _LONG_NUMBER = b"9" * 19
 
 
-def _loads(raw: bytes | bytearray) -> Any:
+def _loads(raw: bytes | bytearray, strict: bool = True) -> Any:
     """`json.loads`, through orjson (2.5x faster on an ingest batch, ~0.6 µs a result saved)
     where both decode alike: not for numbers of 19+ digits, and whatever orjson refuses (NaN,
-    1e400, lone surrogates, a BOM …) goes to json.loads, which takes it or says why not."""
+    1e400, lone surrogates, a BOM, nesting over 1024 …) goes to json.loads, which takes it or
+    says why not. `strict` refuses what json.loads takes but no store can keep: a lone
+    surrogate anywhere (ingest checks its fields one by one instead, naming each)."""
     if orjson is not None and _LONG_NUMBER not in raw.translate(_DIGITS):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
-    return json.loads(raw)
+    data = json.loads(raw)
+    if strict and not isinstance(data, str | int | float | bool | type(None)):
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text holds a lone surrogate (not valid Unicode)") from None
+    return data
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+MAX_DETAIL_BYTES = 64 * 1024  # a heartbeat's spool, health and host objects, each as JSON
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
@@ -199,7 +215,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
 
         return wrap
 
-    async def body(request: Request) -> Any:
+    async def body(request: Request, strict: bool = True) -> Any:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise HTTPError(413, f"request body over the limit of {limit} bytes")
@@ -220,9 +236,11 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         if not raw.strip():
             return None
         try:
-            return _loads(raw)
+            return _loads(raw, strict)
         except (ValueError, UnicodeDecodeError) as exc:
             raise HTTPError(400, f"malformed JSON: {exc}") from None
+        except RecursionError:
+            raise HTTPError(400, "malformed JSON: nested too deep") from None
 
     def instant_param(request: Request, name: str) -> int | None:
         value = request.query_params.get(name)
@@ -241,7 +259,34 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
             return ""
         if not isinstance(value, str) or (required and not value.strip()):
             raise HTTPError(400, f"{key}: required, a non-empty string")
+        if len(value) > _MAX_TEXT:
+            raise HTTPError(400, f"{key}: longer than {_MAX_TEXT} characters")
         return value
+
+    def instant(data: dict[str, Any], key: str) -> int:
+        try:
+            return parse_instant(data.get(key))
+        except ValueError as exc:
+            raise HTTPError(400, f"{key}: {exc}") from None
+
+    def month_param(request: Request) -> tuple[str, int, int]:
+        month = request.query_params.get("month", "")
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+            raise HTTPError(400, "month: required, YYYY-MM")
+        try:
+            return (month, *month_range(month))
+        except ValueError as exc:
+            raise HTTPError(400, f"month: {exc}") from None
+
+    def component_ids(data: dict[str, Any], hint: str) -> list[str]:
+        components = data.get("components")
+        if (
+            not isinstance(components, list)
+            or not components
+            or not all(isinstance(c, str) and c and len(c) <= _MAX_TEXT for c in components)
+        ):
+            raise HTTPError(400, f"components: required, a list of {hint}")
+        return components
 
     def obj(data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -255,9 +300,11 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         summary: Ingest a batch of probe results (202 once durable)
         """
         assert who is not None
-        data = await body(request)
+        data = await body(request, strict=False)  # each result's text is checked on its own
         if isinstance(data, dict) and data.get("agent") not in (None, who.name):
-            raise HTTPError(403, f"agent: token belongs to {who.name!r}, not {data.get('agent')!r}")
+            raise HTTPError(
+                403, f"agent: token belongs to {who.name!r}, not {_show(data.get('agent'))}"
+            )
         with metrics.ingest_seconds.time():
             try:
                 batch = parse_batch(
@@ -265,16 +312,33 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
                     collector.systems,
                     collector.clock(),
                     int(collector.config.max_future * 1000),
+                    int(collector.config.keep_days * 86_400_000),
                 )
             except BatchError as exc:
                 raise HTTPError(400, str(exc)) from None
-            result = await collector.ingest(batch)
+            try:
+                result = await collector.ingest(batch)
+            except BatchConflict as exc:
+                # the id is stored with other results: nothing of this batch is stored, and
+                # every result says so (an agent logs and drops them; a 4xx would block its
+                # spool for good, resending the same batch forever)
+                metrics.duplicates.inc()
+                rejected = [
+                    {"index": i, "field": "batch", "error": str(exc)} for i in batch.indexes
+                ]
+                rejected = sorted([*batch.rejected, *rejected], key=lambda r: r["index"])
+                return _json(
+                    {"accepted": 0, "rejected": rejected, "duplicate": True, "error": str(exc)},
+                    202,
+                )
         if result.duplicate:
             metrics.duplicates.inc()
-        else:
-            metrics.accepted.inc(result.accepted)
-            for bad in batch.rejected:
-                metrics.rejected.labels(bad["field"]).inc()
+            return _json(
+                {"accepted": result.accepted, "rejected": batch.rejected, "duplicate": True}, 202
+            )
+        metrics.accepted.inc(result.accepted)
+        for bad in batch.rejected:
+            metrics.rejected.labels(bad["field"]).inc()
         return _json({"accepted": result.accepted, "rejected": batch.rejected}, 202)
 
     @endpoint("agent", needs_state=False)
@@ -286,20 +350,25 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         data = obj(await body(request))
         if data.get("agent") not in (None, who.name):
             raise HTTPError(403, f"agent: token belongs to {who.name!r}")
-        try:
-            sent = parse_instant(data.get("sent_at"))
-        except ValueError as exc:
-            raise HTTPError(400, f"sent_at: {exc}") from None
+        sent = instant(data, "sent_at")
         interval = data.get("interval")
         if interval is not None and (
-            isinstance(interval, bool) or not isinstance(interval, int | float)
+            isinstance(interval, bool)
+            or not isinstance(interval, int | float)
+            or not 0 < interval <= MAX_INTERVAL
         ):
-            raise HTTPError(400, "interval: must be a number of seconds")
+            raise HTTPError(400, f"interval: must be a number of seconds, 0 < s ≤ {MAX_INTERVAL:g}")
         parts = {}
         for key in ("spool", "health", "host"):
             value = data.get(key) or {}
             if not isinstance(value, dict):
                 raise HTTPError(400, f"{key}: must be an object")
+            try:
+                size = len(json.dumps(value, allow_nan=False))
+            except (ValueError, RecursionError):
+                raise HTTPError(400, f"{key}: must be plain JSON (no NaN or Infinity)") from None
+            if size > MAX_DETAIL_BYTES:
+                raise HTTPError(400, f"{key}: over {MAX_DETAIL_BYTES} bytes as JSON")
             parts[key] = value
         hb = Heartbeat(who.name, collector.clock(), sent, interval, **parts)
         await collector.heartbeat(hb)
@@ -338,8 +407,8 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
             for start, end, kind in classify(o, collector.windows, now):
                 piece = {
                     "component": o.component,
-                    "start": format_instant(start),
-                    "end": format_instant(end),
+                    "start": views.iso(start),
+                    "end": views.iso(end),
                     "kind": kind,
                     "id": o.id,
                     "detected_at": base["detected_at"],
@@ -369,10 +438,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         """
         summary: The month in the scorer's facts format (?month=YYYY-MM)
         """
-        month = request.query_params.get("month", "")
-        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-            raise HTTPError(400, "month: required, YYYY-MM")
-        month_range(month)
+        month, _, _ = month_param(request)
         return _json(await collector.facts(month))
 
     @endpoint("read")
@@ -394,7 +460,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
                 "rollups": [
                     {
                         "component": r.component,
-                        "minute": format_instant(r.minute),
+                        "minute": views.iso(r.minute),
                         "ok": r.ok,
                         "failed": r.failed,
                         "latency_ms": {
@@ -451,35 +517,23 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
 
     async def save_window(request: Request, who: Principal, window_id: str | None) -> Response:
         data = obj(await body(request))
-        components = data.get("components")
-        if components == "*" or components == ["*"]:
-            components = ["*"]
-        if (
-            not isinstance(components, list)
-            or not components
-            or not all(isinstance(c, str) and c for c in components)
-        ):
-            raise HTTPError(400, "components: required, a list of component ids or ['*']")
-        try:
-            start = parse_instant(data.get("start"))
-        except ValueError as exc:
-            raise HTTPError(400, f"start: {exc}") from None
+        if data.get("components") in ("*", ["*"]):
+            data["components"] = ["*"]
+        components = component_ids(data, "component ids or ['*']")
+        start = instant(data, "start")
         if data.get("end") is not None and data.get("duration") is not None:
             raise HTTPError(400, "end, duration: give one of them")
         if data.get("end") is not None:
-            try:
-                end = parse_instant(data["end"])
-            except ValueError as exc:
-                raise HTTPError(400, f"end: {exc}") from None
+            end = instant(data, "end")
         elif data.get("duration") is not None:
             try:
-                end = start + parse_duration(data["duration"])
+                end = check_instant(start + parse_duration(data["duration"]))
             except ValueError as exc:
                 raise HTTPError(400, f"duration: {exc}") from None
         else:
             raise HTTPError(400, "end: give end or duration")
         rrule = data.get("rrule")
-        if rrule is not None and not isinstance(rrule, str):
+        if rrule is not None and (not isinstance(rrule, str) or len(rrule) > _MAX_TEXT):
             raise HTTPError(400, "rrule: must be an RFC 5545 RRULE string")
         w = await collector.add_window(
             who.name,
@@ -537,9 +591,8 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         """
         open_only = request.query_params.get("open", "").lower() in ("1", "true", "yes")
         since = until = None
-        month = request.query_params.get("month")
-        if month:
-            since, until = month_range(month)
+        if request.query_params.get("month"):
+            _, since, until = month_param(request)
         rows = await collector.store.incidents(since, until, open_only)
         return _json({"incidents": [views.incident(collector.with_open(i)) for i in rows]})
 
@@ -550,19 +603,10 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         """
         assert who is not None
         data = obj(await body(request))
-        components = data.get("components")
-        if (
-            not isinstance(components, list)
-            or not components
-            or not all(isinstance(c, str) and c for c in components)
-        ):
-            raise HTTPError(400, "components: required, a list of component ids")
+        components = component_ids(data, "component ids")
         detected = None
         if data.get("detected_at") is not None:
-            try:
-                detected = parse_instant(data["detected_at"])
-            except ValueError as exc:
-                raise HTTPError(400, f"detected_at: {exc}") from None
+            detected = instant(data, "detected_at")
         inc = await collector.open_incident(
             who.name, components, data.get("severity"), text(data, "title"), detected
         )
@@ -592,10 +636,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         data = obj(await body(request) or {})
         kw: dict[str, Any] = {}
         if action == "restore" and data.get("at") is not None:
-            try:
-                kw["at"] = parse_instant(data["at"])
-            except ValueError as exc:
-                raise HTTPError(400, f"at: {exc}") from None
+            kw["at"] = instant(data, "at")
         if action == "report":
             kw["ref"] = text(data, "ref")
         if action == "annotate":
@@ -684,7 +725,9 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
     return app
 
 
+_MAX_TEXT = 4096
 _UNENCODED_PLUS = re.compile(r"(?<=\d) (\d{2}(?::?\d{2})?)$")
+_MAX_DURATION = 100 * 366 * 86_400  # seconds
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -693,8 +736,8 @@ def parse_duration(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("must be seconds or text like 2h30m")
     if isinstance(value, int | float):
-        if value <= 0:
-            raise ValueError("must be positive")
+        if not 0 < value <= _MAX_DURATION:  # (NaN too)
+            raise ValueError(f"must be positive, at most {_MAX_DURATION} s (100 years)")
         return int(value * 1000)
     if not isinstance(value, str):
         raise ValueError("must be seconds or text like 2h30m")
@@ -703,9 +746,9 @@ def parse_duration(value: Any) -> int:
         text = text[2:]
     match = _DURATION.match(text)
     if not text or not match:
-        raise ValueError(f"not a duration: {value!r} (e.g. 90m, 2h, 1h30m, PT2H)")
+        raise ValueError(f"not a duration: {_show(value)} (e.g. 90m, 2h, 1h30m, PT2H)")
     d, h, m, s = (int(g or 0) for g in match.groups())
     total = ((d * 24 + h) * 60 + m) * 60 + s
-    if total <= 0:
-        raise ValueError("must be positive")
+    if not 0 < total <= _MAX_DURATION:
+        raise ValueError(f"must be positive, at most {_MAX_DURATION} s (100 years)")
     return total * 1000

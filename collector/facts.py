@@ -6,16 +6,32 @@ intervals still open end at `as_of`, and a component first seen mid-month has no
 month's start until then; components that a window or incident names but that never
 reported are left out of it (the facts must only name known components). The audit trail of the
 month rides along under `audit` (unknown keys are ignored by the scorer).
+
+A record with an instant outside the years 2000..2099 (stored by an older version that did not
+bound them) is left out with a log line: it cannot be formatted, and the month must still be
+exported.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from collector.maintenance import ALL, occurrences
 from collector.model import AuditEntry, Component, Incident, MaintenanceWindow, Millis, Outage
-from collector.timefmt import format_instant, month_range
+from collector.timefmt import format_instant, in_range, month_range
+
+log = logging.getLogger("hotline.collector.facts")
+
+
+def _sane(kind: str, ident: str, *instants: Millis | None) -> bool:
+    if all(ms is None or in_range(ms) for ms in instants):
+        return True
+    log.warning(
+        "facts: %s %s left out: an instant outside the years 2000..2099 %r", kind, ident, instants
+    )
+    return False
 
 
 def build_facts(
@@ -38,6 +54,9 @@ def build_facts(
     out_outages = []
     for o in outages:
         if o.component not in known or o.start >= hi:
+            continue
+        ex_at = o.excluded.at if o.excluded is not None else None
+        if not _sane("outage", o.id, o.start, o.end, o.detected_at, ex_at):
             continue
         entry: dict[str, Any] = {
             "id": o.id,
@@ -68,12 +87,13 @@ def build_facts(
                 )
     for o in no_data:
         end = o.end if o.end is not None else min(as_of, hi)
-        if o.component not in known or end <= o.start:
+        if o.component not in known or end <= o.start or not _sane("no-data", o.id, o.start, end):
             continue
         out_no_data.append(
             {"component": o.component, "start": format_instant(o.start), "end": format_instant(end)}
         )
     out_windows = []
+    windows = [w for w in windows if _sane("window", w.id, w.start, w.end)]
     for occ in occurrences(windows, lo, hi):
         w = occ.window
         names = [c for c in w.components if c == ALL or c in known]
@@ -85,7 +105,7 @@ def build_facts(
                 "start": format_instant(occ.start),
                 "end": format_instant(occ.end),
                 "components": names,
-                "created_at": format_instant(w.created_at),
+                "created_at": format_instant(w.created_at) if in_range(w.created_at) else None,
                 "created_by": w.created_by,
                 "reason": w.reason,
                 "approval_ref": w.approval_ref,
@@ -95,6 +115,9 @@ def build_facts(
     out_incidents = []
     for inc in incidents:
         if not lo <= inc.detected_at < hi:
+            continue
+        stamps = (inc.responded_at, inc.restored_at, inc.report_submitted_at, inc.first_failed_at)
+        if not _sane("incident", inc.id, *stamps):
             continue
         out_incidents.append(
             {
@@ -129,6 +152,6 @@ def build_facts(
                 "detail": a.detail,
             }
             for a in audit
-            if a.ts < hi
+            if a.ts < hi and _sane("audit entry", a.target, a.ts)
         ],
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from collector.model import (
@@ -12,7 +13,18 @@ from collector.model import (
     Outage,
     TimelineEntry,
 )
-from collector.timefmt import format_instant as iso
+from collector.timefmt import format_instant, in_range
+
+log = logging.getLogger("hotline.collector.views")
+
+
+def iso(ms: int | None) -> str | None:
+    """ISO 8601 of a stored instant; null (and a log line) for one outside the years
+    2000..2099, which an older version may have stored: a read never fails on a record."""
+    if ms is None or in_range(ms):
+        return format_instant(ms)
+    log.warning("stored instant %r is outside the years 2000..2099: shown as null", ms)
+    return None
 
 
 def outage(o: Outage) -> dict[str, Any]:
@@ -89,7 +101,7 @@ def heartbeat(h: Heartbeat) -> dict[str, Any]:
         "agent": h.agent,
         "last_seen": iso(h.received_at),
         "sent_at": iso(h.sent_at),
-        "skew_seconds": h.skew_ms / 1000,
+        "skew_seconds": h.skew_ms / 1000 if in_range(h.sent_at) else None,
         "interval": h.interval,
         "spool": h.spool,
         "health": h.health,

@@ -37,6 +37,11 @@ class StoreError(Exception):
     """The store is unreachable or refused an operation; the message says which."""
 
 
+class BatchConflict(Exception):
+    """`append_samples` got a batch id the agent already used for other results: nothing of
+    it is stored (the id stays with what was stored first)."""
+
+
 @runtime_checkable
 class Store(Protocol):
     # -- lifecycle ---------------------------------------------------------------------------
@@ -62,7 +67,9 @@ class Store(Protocol):
         """Store the samples and register new components, atomically and durably.
 
         With a `batch_id` already stored for this `agent`, store nothing and return False
-        (at-least-once delivery, exactly-once storage). Otherwise return True. A component is
+        (at-least-once delivery, exactly-once storage); a store that keeps a digest of each
+        batch raises `BatchConflict` instead when the results differ from the stored ones.
+        Otherwise return True. A component is
         registered with the system, agent and ts of its first sample; an existing component's
         record is left unchanged.
         """

@@ -6,8 +6,9 @@ dependency and keeps the ingest transaction (samples + batch id + components) in
 `synchronous=FULL` makes every commit durable before `append_samples` returns.
 
 Group commit: `append_samples` calls that arrive while a commit is in progress share the next
-one (each batch inside its own SAVEPOINT, so a batch id seen before undoes only that batch), so
-concurrent ingest requests pay one fsync together instead of one each.
+one (each batch inside its own SAVEPOINT, so a batch id seen before — or any failure of one
+batch, e.g. a value the driver cannot bind — undoes only that batch), so concurrent ingest
+requests pay one fsync together instead of one each.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -38,8 +40,10 @@ from collector.model import (
     TimelineEntry,
 )
 from collector.store.base import StoreError
+from collector.timefmt import in_range
 
 T = TypeVar("T")
+log = logging.getLogger("hotline.collector.store.sqlite")
 _GROUP_MAX = 256  # batches per group commit
 
 # agent, batch id, sample rows, component rows, received_at
@@ -299,10 +303,12 @@ class SqliteStore:
                             "INSERT INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
                         )
                         db.executemany("INSERT OR IGNORE INTO components VALUES (?,?,?,?)", comps)
-                except sqlite3.Error as exc:
+                except (sqlite3.Error, ValueError, OverflowError) as exc:
+                    # this batch only (a value the driver cannot bind raises ValueError or
+                    # OverflowError): the others of the group commit
                     db.execute("ROLLBACK TO one")
                     db.execute("RELEASE one")
-                    outcomes.append(StoreError(f"sqlite {self.path}: {exc}"))
+                    outcomes.append(StoreError(f"sqlite {self.path}: {type(exc).__name__}: {exc}"))
                     continue
                 db.execute("RELEASE one")
                 outcomes.append(stored)
@@ -460,6 +466,12 @@ class SqliteStore:
 
     async def windows(self) -> list[MaintenanceWindow]:
         rows = await self._fetch("SELECT * FROM windows ORDER BY start, id")
+        for r in rows:  # stored before instants were bounded: no read may fail on it
+            if not (in_range(r[2]) and in_range(r[3])):
+                log.warning(
+                    "window %s skipped: start %r, end %r not in 2000..2099", r[0], r[2], r[3]
+                )
+        rows = [r for r in rows if in_range(r[2]) and in_range(r[3])]
         return [
             MaintenanceWindow(
                 id=r[0],

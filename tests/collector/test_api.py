@@ -97,7 +97,8 @@ async def test_duplicate_batch_is_acknowledged_and_stored_once(served: Served) -
     batch = pattern("+++")
     first = await post(served, batch, batch="same")
     again = await post(served, batch, batch="same")
-    assert first.json() == again.json() == {"accepted": 3, "rejected": []}
+    assert first.json() == {"accepted": 3, "rejected": []}
+    assert again.json() == {"accepted": 3, "rejected": [], "duplicate": True}
     stored = await served.collector.store.read_samples(0, T0 + 3600 * S)
     assert len(stored) == 3
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from collector.store import SqliteStore, StoreError, open_store
-from collector.store.sqlite import path_from_url
+from collector.store.sqlite import _MIGRATIONS, path_from_url
 
 
 async def test_store_creates_a_versioned_wal_database_once(tmp_path: Path) -> None:
@@ -16,12 +16,14 @@ async def test_store_creates_a_versioned_wal_database_once(tmp_path: Path) -> No
     for _ in range(2):
         store = SqliteStore(path)
         await store.open()
-        assert await store.schema_version() == 1
+        assert await store.schema_version() == len(_MIGRATIONS)
         await store.close()
     db = sqlite3.connect(path)
     try:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == 1
+        assert db.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(
+            _MIGRATIONS
+        )
     finally:
         db.close()
 
