@@ -1,7 +1,8 @@
 """`hotline agent --config FILE [--check | --once]`: run the probing agent.
 
-- `--check` validates the config (includes and seat CSVs too) and exits 0, or 3 with one
-  `file:line: field: message` per problem on stderr.
+- `--check` validates the config (includes and seat CSVs too, every probe's target and
+  options as the probe parses them, the files they name, the `NAME_env` variables they read)
+  and exits 0, or 3 with one `file:line: field: message` per problem on stderr.
 - `--once` runs every check once and prints one JSON line per result (the collector's wire
   form); exits 0 when all are ok, 2 when any is not, 3 on a config error.
 - otherwise runs until SIGTERM (flushes the spool, exits 0); SIGHUP reloads the config.
@@ -45,9 +46,7 @@ def run(args: argparse.Namespace) -> int:
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
     try:
-        from probes import PROBES
-
-        config = load_config(args.config, known_kinds=PROBES)
+        config = load_config(args.config)
         if not (args.check or args.once):
             config.read_token()
     except ConfigError as exc:

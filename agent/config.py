@@ -34,27 +34,12 @@ import yaml
 
 from agent import yamlmarks
 from agent.yamlmarks import MarkedDict, MarkedList, line_of
+from probes import SPECS, OptionError, check_probe, resolve_paths
 
 SYSTEMS = ("acd", "ivr", "seat", "callsys", "other")
-KINDS = ("tcp", "sip", "snmp", "ssh", "http", "icmp", "process", "file_age")
-# Target written when a probe gives none; `{host_uri}` is the host, bracketed if IPv6.
-DEFAULT_TARGETS = {
-    "sip": "sip:{host_uri}",
-    "snmp": "{host_uri}",
-    "ssh": "{host_uri}",
-    "http": "http://{host_uri}/",
-    "icmp": "{host}",
-}
-DEFAULT_CONCURRENCY = {
-    "tcp": 512,
-    "sip": 512,
-    "http": 128,
-    "icmp": 256,
-    "snmp": 128,
-    "ssh": 16,
-    "process": 8,
-    "file_age": 8,
-}
+# What a probe kind is (its default target, concurrency, option parser) is said once, in its
+# module's SPEC (probes.spec.KindSpec); this loader reads it from the registry.
+KINDS = tuple(SPECS)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
@@ -146,10 +131,18 @@ class _Errors:
 
     def __init__(self) -> None:
         self.items: list[str] = []
+        self._once: set[tuple[str, int, str]] = set()
 
     def add(self, file: str, line: int, path: str, message: str) -> None:
         where = f"{file}:{line}" if line else file
         self.items.append(f"{where}: {path}: {message}" if path else f"{where}: {message}")
+
+    def add_once(self, file: str, line: int, path: str, message: str) -> None:
+        """Like `add`, but a message already given for this file and line is not repeated
+        (the options of a seat list are checked for every row of its CSV)."""
+        if (file, line, message) not in self._once:
+            self._once.add((file, line, message))
+            self.add(file, line, path, message)
 
 
 class _Reader:
@@ -285,7 +278,11 @@ def load_config(path: str | os.PathLike[str], known_kinds: Iterable[str] = KINDS
     """Read and validate the agent config at `path` (with its includes and seat CSVs).
 
     Raises ConfigError listing every problem found, each naming file, line and field.
-    The token is not read here (see `AgentConfig.read_token`), so `--check` works anywhere.
+    Every probe's target and options are parsed as the probe will parse them (an unknown
+    option, a bad value, a file that cannot be read or an unset `NAME_env` variable is an
+    error here, not a `config_error` result later); relative file paths in options are taken
+    from the directory of the file that names them. The token is not read here (see
+    `AgentConfig.read_token`).
     """
     errors = _Errors()
     path = Path(path)
@@ -361,7 +358,7 @@ def load_config(path: str | os.PathLike[str], known_kinds: Iterable[str] = KINDS
 
     conc = root.sub("concurrency")
     conc.known(kinds)
-    concurrency = {k: conc.integer(k, DEFAULT_CONCURRENCY.get(k, 64)) for k in kinds}
+    concurrency = {k: conc.integer(k, SPECS[k].concurrency if k in SPECS else 64) for k in kinds}
 
     checks: list[Check] = []
     seen: dict[str, str] = {}
@@ -518,7 +515,7 @@ def _read_probe(
         names.add(name)
     template = pr.text("target")
     if template is None and kind is not None:
-        template = DEFAULT_TARGETS.get(kind)
+        template = SPECS[kind].default_target if kind in SPECS else None
         if template is None:
             pr.fail(None, f"missing required key 'target' (a {kind} probe cannot derive it)")
         elif "host" not in variables:
@@ -534,11 +531,18 @@ def _read_probe(
         except (ValueError, IndexError) as exc:
             pr.fail("target", f"bad placeholder syntax: {exc}")
     options = pr.data.get("options", {})
-    if not isinstance(options, dict):
+    options_ok = isinstance(options, dict)
+    if not options_ok:
         pr.fail("options", f"must be a mapping, got {_type(options)}")
         options = {}
     elif "previous" in options:
         pr.fail("options", "'previous' is set by the agent from the last run, not by config")
+        options_ok = False
+    marked_options = options
+    if kind in SPECS:
+        options = resolve_paths(kind, _plain(options), os.path.abspath(os.path.dirname(pr.file)))
+    if options_ok and kind is not None and target is not None:
+        _check_probe(pr, kind, target, marked_options, options)
     interval = pr.number("interval", defaults.interval)
     timeout = pr.number("timeout", defaults.timeout)
     jitter = pr.number("jitter", defaults.jitter, above=False)
@@ -565,6 +569,25 @@ def _read_probe(
         timeout=timeout,
         jitter=jitter,
     )
+
+
+def _check_probe(
+    pr: _Reader, kind: str, target: str, marked: Any, options: Mapping[str, Any]
+) -> None:
+    """Parse the check as its probe will; report what is wrong at the option's own line."""
+    try:
+        check_probe(kind, target, options)
+    except OptionError as exc:
+        if exc.option is not None:
+            line = line_of(marked, exc.option) if exc.option in marked else line_of(marked)
+            if exc.option not in marked and "options" not in pr.data:
+                line = line_of(pr.data)
+            pr.errors.add_once(pr.file, line, f"{pr.path}.options.{exc.option}", str(exc))
+        elif str(exc).startswith("target"):
+            key = "target" if "target" in pr.data else None
+            pr.fail(key, str(exc))
+        else:
+            pr.errors.add_once(pr.file, line_of(pr.data, "options"), f"{pr.path}.options", str(exc))
 
 
 def _plain(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ targets:
     system: ivr
     host: "fd00::7"
     timeout: 2
-    probes: [{kind: sip, options: {transport: tcp}}]
+    probes: [{kind: sip, options: {t1: 0.25}}]
 """,
     )
     config = load_config(path)
@@ -56,7 +57,7 @@ targets:
     assert checks[("acd-1", "cti")].target == "10.0.0.5:7001"
     assert checks[("acd-1", "cti")].interval == 10
     ivr = checks[("ivr-1", "sip")]
-    assert (ivr.target, ivr.timeout, ivr.options) == ("sip:[fd00::7]", 2, {"transport": "tcp"})
+    assert (ivr.target, ivr.timeout, ivr.options) == ("sip:[fd00::7]", 2, {"t1": 0.25})
     assert config.spool_path == str(tmp_path / "state" / "spool.db")
     assert config.spool_max_bytes == 2 * 1024**2
     assert config.token_file == str(tmp_path / "agent.token")
@@ -64,7 +65,7 @@ targets:
 
 
 def test_includes_and_a_seat_csv_expand_to_one_target_per_seat(tmp_path: Path) -> None:
-    rows = "\n".join(f"S{n:03d},10.1.0.{n},{n % 3}" for n in range(1, 301))
+    rows = "\n".join(f"S{n:03d},10.1.0.{n},{n % 3 + 1}" for n in range(1, 301))
     _write(tmp_path, f"id,host,floor\n{rows}\n", "seats/floor.csv")
     _write(
         tmp_path,
@@ -87,7 +88,7 @@ seat_lists:
     assert len(seats) == 600
     first = {c.name: c for c in seats if c.component == "seat-S001"}
     assert first["sip"].target == "sip:10.1.0.1:5060"
-    assert first["tcp"].target == "10.1.0.1:1"
+    assert first["tcp"].target == "10.1.0.1:2"
     assert first["sip"].interval == 60
     assert str(tmp_path / "seats" / "list.yaml") in config.files
 
@@ -215,9 +216,20 @@ def test_check_exits_0_for_a_good_config_and_3_naming_the_problem(
     assert f"{bad}:3: targets[0].probes[0]:" in err and "'host'" in err
 
 
+# The files the example's probe options name, relative to it (as installed in /etc/hotline).
+EXAMPLE_FILES = ("snmp.community", "known_hosts", "id_ed25519")
+
+
 def test_example_configs_are_valid(tmp_path: Path) -> None:
-    examples = sorted((Path(__file__).resolve().parents[2] / "configs" / "agent").glob("*.yaml"))
+    source = Path(__file__).resolve().parents[2] / "configs" / "agent"
+    shutil.copytree(source, tmp_path / "agent")
+    examples = sorted((tmp_path / "agent").glob("*.yaml"))
     assert examples, "configs/agent/*.yaml missing"
+    with pytest.raises(ConfigError) as caught:  # the files they name are not installed yet
+        load_config(examples[0])
+    assert all(any(name in e for name in EXAMPLE_FILES) for e in caught.value.errors)
+    for name in EXAMPLE_FILES:
+        (tmp_path / "agent" / name).write_text("secret\n", encoding="utf-8")
     for example in examples:
         load_config(example)
 
