@@ -39,7 +39,9 @@ def parse_oid(text: str) -> str:
     parts = text.split(".")
     if len(parts) < 2 or not all(p.isdigit() for p in parts):
         known = ", ".join(sorted(OID_ALIASES))
-        raise opt.OptionError(f"option 'oid': {text!r} is not a numeric OID or one of {known}")
+        raise opt.OptionError(
+            f"option 'oid': {text!r} is not a numeric OID or one of {known}", "oid"
+        )
     return text
 
 
@@ -57,7 +59,7 @@ def parse_check(options: Mapping[str, Any]) -> Check:
     one_of = opt.text(options, "in")
     change = opt.text(options, "change")
     if change is not None and change not in CHANGE_MODES:
-        raise opt.OptionError(f"option 'change' must be one of {', '.join(CHANGE_MODES)}")
+        raise opt.OptionError(f"option 'change' must be one of {', '.join(CHANGE_MODES)}", "change")
     return Check(
         equals=opt.text(options, "equals"),
         one_of=frozenset(v.strip() for v in one_of.split(",")) if one_of is not None else None,
@@ -74,7 +76,8 @@ def _previous(value: Any) -> Any:
         try:
             return json.loads(value)
         except json.JSONDecodeError as exc:
-            raise opt.OptionError(f"option 'previous' is not valid JSON: {exc}") from None
+            detail = f"option 'previous' is not valid JSON: {exc}"
+            raise opt.OptionError(detail, "previous") from None
     return value
 
 
