@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 EXIT_USAGE = 3
 
@@ -17,11 +18,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def split_listen(listen: str) -> tuple[str, int]:
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"listen: expected HOST:PORT, got {listen!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
+def _check_sqlite(store: Any, where: str) -> None:
+    """Open and close a SQLite store before uvicorn starts: an unwritable path is a config
+    error (exit 3) here, not three tracebacks from the server's lifespan."""
+    import asyncio
+
+    from collector.config import ConfigError
+    from collector.store import SqliteStore, StoreError
+
+    if not isinstance(store, SqliteStore):
+        return
+
+    async def probe() -> None:
+        try:
+            await store.open()
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(probe())
+    except (StoreError, OSError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{where}: cannot open the SQLite store {store.path}: {reason}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from collector.api import create_app
-    from collector.config import ConfigError, load_config
+    from collector.config import ConfigError, key_line, load_config, split_listen
     from collector.service import Collector
     from collector.statedir import StateDirError, ensure_state_dir
     from collector.store import StoreError, open_store
@@ -42,12 +60,19 @@ def run(args: argparse.Namespace) -> int:
             config = dataclasses.replace(config, listen=args.listen)
         if args.store:
             config = dataclasses.replace(config, store=args.store)
-        host, port = split_listen(config.listen)
+        try:
+            host, port = split_listen(config.listen)
+        except ValueError as exc:
+            raise ConfigError(f"--listen: {exc}") from None
         try:
             ensure_state_dir(config.state_dir)
         except StateDirError as exc:
             raise ConfigError(f"{args.config}: state_dir: {exc}") from None
         store = open_store(config.store, config.store_token_file, state_dir=config.state_dir)
+        where = (
+            "--store" if args.store else f"{args.config}:{key_line(args.config, 'store')}: store"
+        )
+        _check_sqlite(store, where)
     except (ConfigError, StoreError, ValueError) as exc:
         print(f"hotline collector: {exc}", file=sys.stderr)
         return EXIT_USAGE

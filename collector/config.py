@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from collector import yamlload
 from collector.engine import DEFAULT_COMPOSITE, CompositeRule, EngineConfig
 from collector.incidents import (
     DEFAULT_RESPONSE_LIMITS,
@@ -108,24 +109,52 @@ class _Where:
 
 def load_config(path: str | Path) -> CollectorConfig:
     path = Path(path)
+    root = _compose(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"{mark.line + 1}:" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}:{line} broken YAML: {problem}") from None
+        data = yamlload.construct(root)
+    except yamlload.YamlError as exc:
+        raise ConfigError(f"{path}:{exc.line or 1}: {exc.key or '(top)'}: {exc.problem}") from None
     where = _Where(str(path), root)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise where.error((), "expected a mapping of keys (listen, store, agents, …)")
     return _build(data, where, path.parent)
+
+
+def _compose(path: Path) -> yaml.Node | None:
+    """The checked node tree of the file (duplicate keys, alias bombs, non-UTF-8 refused)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: (top): not UTF-8 text: {exc.reason}") from None
+    try:
+        return yamlload.compose(text)
+    except yamlload.YamlError as exc:
+        raise ConfigError(f"{path}:{exc.line or 1}: {exc.key or '(top)'}: {exc.problem}") from None
+
+
+def key_line(path: str | Path, key: str) -> int:
+    """The line of a top-level key in a config file `load_config` accepted (1 when absent)."""
+    root = _compose(Path(path))
+    if isinstance(root, yaml.MappingNode):
+        for key_node, _ in root.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+                return key_node.start_mark.line + 1
+    return 1
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[::1]:8080` too) → (host, port); ValueError says why not."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT with a port from 1 to 65535, got {listen!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def _build(data: dict[str, Any], where: _Where, base: Path) -> CollectorConfig:
@@ -194,6 +223,10 @@ def _build(data: dict[str, Any], where: _Where, base: Path) -> CollectorConfig:
     listen = data.get("listen", "127.0.0.1:8080")
     if not isinstance(listen, str) or ":" not in listen:
         raise where.error(("listen",), "must be HOST:PORT")
+    try:
+        split_listen(listen)
+    except ValueError as exc:
+        raise where.error(("listen",), str(exc)) from None
     state_dir = data.get("state_dir")
     if state_dir is None:
         state_dir = default_state_dir()
@@ -206,6 +239,14 @@ def _build(data: dict[str, Any], where: _Where, base: Path) -> CollectorConfig:
     store = data.get("store", f"sqlite:///{state_dir / 'store.db'}")
     if not isinstance(store, str) or not store.startswith(("sqlite://", "influxdb")):
         raise where.error(("store",), "must be sqlite:///PATH or influxdb://HOST:PORT/DB")
+    if store.startswith("sqlite://"):
+        from collector.store import StoreError
+        from collector.store.sqlite import path_from_url
+
+        try:
+            path_from_url(store)
+        except StoreError as exc:
+            raise where.error(("store",), str(exc)) from None
     token_file = data.get("store_token_file")
     if token_file is not None:
         if not isinstance(token_file, str) or not token_file:

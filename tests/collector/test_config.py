@@ -52,7 +52,7 @@ def test_nested_unknown_key_names_its_path(tmp_path: Path) -> None:
 
 def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "listen: 127.0.0.1:9\nagents: [\n")
-    with pytest.raises(ConfigError, match=r"collector\.yaml:\d+: broken YAML"):
+    with pytest.raises(ConfigError, match=r"collector\.yaml:\d+: \(top\): broken YAML"):
         load_config(path)
 
 
