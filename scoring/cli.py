@@ -88,7 +88,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"hotline score: -o {args.output}: {exc.strerror}", file=sys.stderr)
             return EXIT_BAD_INPUT
     else:
-        sys.stdout.write(text)
+        # UTF-8 whatever the locale (as files are): the report is Chinese.
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is None:
+            sys.stdout.write(text)
+        else:
+            sys.stdout.flush()
+            buffer.write(text.encode("utf-8"))
+            buffer.flush()
     return EXIT_OK
 
 
@@ -98,17 +105,13 @@ class _Unavailable(RuntimeError):
 
 def _read_facts_file(name: str) -> Any:
     from scoring import FactsError
+    from scoring.facts import read_facts_json
 
     try:
-        text = sys.stdin.read() if name == "-" else Path(name).read_text("utf-8")
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as exc:
         raise FactsError([f"{name}: cannot read ({exc.strerror})"]) from None
-    except UnicodeDecodeError:
-        raise FactsError([f"{name}: not UTF-8 text"]) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FactsError([f"{name}: line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from None
+    return read_facts_json(data, "(stdin)" if name == "-" else name)
 
 
 def _fetch_facts(url: str, month: str, token_file: str | None) -> Any:
@@ -132,7 +135,6 @@ def _fetch_facts(url: str, month: str, token_file: str | None) -> Any:
         raise _Unavailable(f"{endpoint}: token refused ({response.status_code}); see --token-file")
     if response.status_code != 200:
         raise _Unavailable(f"{endpoint}: HTTP {response.status_code}: {response.text[:200]}")
-    try:
-        return response.json()
-    except ValueError:
-        raise FactsError([f"{endpoint}: the collector's answer is not JSON"]) from None
+    from scoring.facts import read_facts_json
+
+    return read_facts_json(response.content, endpoint)

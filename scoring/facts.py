@@ -9,17 +9,28 @@ still score. Instants become integer microseconds since the epoch.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from scoring.documents import DocumentError, describe, is_text, load_json
 from scoring.intervals import IntervalSet, merge
 from scoring.rules import Rules
-from scoring.values import EPOCH, US, Errors, InputError, instant_us, paused_gc
+from scoring.values import (
+    EPOCH,
+    MAX_YEAR,
+    MIN_YEAR,
+    US,
+    Errors,
+    InputError,
+    instant_us,
+    paused_gc,
+)
 
 ALL_COMPONENTS = "*"
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 
 class FactsError(InputError):
@@ -103,12 +114,25 @@ class Facts:
         return self.month_start, min(self.month_end, max(self.as_of, self.month_start))
 
 
+def read_facts_json(text: str | bytes, name: str) -> Any:
+    """Parse a facts document's JSON text strictly (duplicate keys, deep nesting, huge numbers
+    and non-UTF-8 bytes are errors); the result still goes through `parse_facts`."""
+    try:
+        return load_json(text, name)
+    except DocumentError as exc:
+        raise FactsError(exc.errors) from None
+
+
 def month_bounds(month: str, rules: Rules) -> tuple[int, int]:
-    """The local calendar month as [start, end) in microseconds since the epoch."""
-    match = _MONTH.match(month)
+    """The local calendar month as [start, end) in microseconds since the epoch.
+
+    Months from 1970-01 to 2199-12 are accepted (the instant range, `scoring.values`)."""
+    match = _MONTH.fullmatch(month)
     if not match:
         raise ValueError("not a month (YYYY-MM)")
     year, number = int(match.group(1)), int(match.group(2))
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"outside the accepted range {MIN_YEAR}-01 to {MAX_YEAR}-12")
     start = datetime(year, number, 1, tzinfo=rules.tz)
     end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=rules.tz)
     return (start - EPOCH) // US, (end - EPOCH) // US
@@ -130,7 +154,10 @@ def _parse_facts(data: Any, rules: Rules, now_us: int | None) -> Facts:
     try:
         month_start, month_end = month_bounds(month if isinstance(month, str) else "", rules)
     except ValueError as exc:
-        errors.add("month", str(exc))
+        errors.add(
+            "month",
+            str(exc) if isinstance(month, str) else f"not a month (YYYY-MM), {describe(month)}",
+        )
 
     as_of = _instant(data, "as_of", "as_of", errors, required=False)
     if as_of is None:
@@ -184,7 +211,7 @@ def _list(value: Any, path: str, errors: Errors) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        errors.add(path, "must be a list")
+        errors.add(path, f"must be a list, not {describe(value)}")
         return []
     return value
 
@@ -194,7 +221,7 @@ def _entries(value: Any, path: str, errors: Errors):
         if isinstance(entry, dict):
             yield i, f"{path}[{i}]", entry
         else:
-            errors.add(f"{path}[{i}]", "must be an object")
+            errors.add(f"{path}[{i}]", f"must be an object, not {describe(entry)}")
 
 
 def _components(value: Any, rules: Rules, errors: Errors) -> list[Component]:
@@ -204,8 +231,8 @@ def _components(value: Any, rules: Rules, errors: Errors) -> list[Component]:
     seen: set[str] = set()
     for _, path, entry in _entries(value, "components", errors):
         cid = entry.get("id")
-        if not isinstance(cid, str) or not cid:
-            errors.add(f"{path}.id", "required, a non-empty string")
+        if not is_text(cid) or not cid:
+            errors.add(f"{path}.id", f"required, a non-empty string, not {describe(cid)}")
             continue
         if cid == ALL_COMPONENTS:
             errors.add(f"{path}.id", "'*' is reserved for 'all components' in windows")
@@ -215,8 +242,11 @@ def _components(value: Any, rules: Rules, errors: Errors) -> list[Component]:
             continue
         seen.add(cid)
         system = entry.get("system")
-        if system not in rules.systems:
-            errors.add(f"{path}.system", f"must be one of {', '.join(rules.systems)}")
+        if not isinstance(system, str) or system not in rules.systems:
+            errors.add(
+                f"{path}.system",
+                f"must be one of {', '.join(rules.systems)}, not {describe(system)}",
+            )
             continue
         working = None
         if entry.get("working") is not None:
@@ -252,8 +282,11 @@ def _interval(entry: dict[str, Any], path: str, errors: Errors, open_end: bool) 
 
 
 def _known(component: Any, path: str, known: set[str], errors: Errors) -> bool:
-    if not isinstance(component, str) or component not in known:
-        errors.add(path, f"unknown component {component!r} (not in components)")
+    if not isinstance(component, str):
+        errors.add(path, f"must be a component id (a string), not {describe(component)}")
+        return False
+    if component not in known:
+        errors.add(path, f"unknown component {describe(component)} (not in components)")
         return False
     return True
 
@@ -274,17 +307,23 @@ def _outages(value: Any, known: set[str], errors: Errors) -> list[Outage]:
                 ok = False
             else:
                 for key in ("reason", "approved_by"):
-                    if not isinstance(excluded.get(key), str) or not excluded[key].strip():
+                    if not is_text(excluded.get(key)) or not excluded[key].strip():
                         errors.add(f"{path}.excluded.{key}", "required, a non-empty string")
                         ok = False
         if ok and interval:
+            # The entry goes on as evidence with its plain values only: an unknown key may hold
+            # anything (a structure nested a thousand deep, a lone surrogate).
+            raw = _plain(entry)
+            if excluded is not None:
+                excluded = _plain(excluded)
+                raw["excluded"] = excluded
             out.append(
                 Outage(
                     index=i,
                     component=entry["component"],
                     start=interval[0],
                     end=interval[1],
-                    raw=entry,
+                    raw=raw,
                     excluded=excluded,
                 )
             )
@@ -293,6 +332,11 @@ def _outages(value: Any, known: set[str], errors: Errors) -> list[Outage]:
 
 def _plain_outage(index: int, entry: dict[str, Any], known: set[str]) -> Outage | None:
     """The common, valid outage without the error bookkeeping; None sends it the slow way."""
+    for value in entry.values():  # only text and nulls: anything else goes the slow way
+        if value is not None and (
+            type(value) is not str or not (value.isascii() or is_text(value))
+        ):
+            return None
     component, start_text, end_text = entry.get("component"), entry.get("start"), entry.get("end")
     if not isinstance(component, str) or component not in known or "excluded" in entry:
         return None
@@ -306,9 +350,22 @@ def _plain_outage(index: int, entry: dict[str, Any], known: set[str]) -> Outage 
     return Outage(index, component, start, end, entry)
 
 
+def _plain(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry's values that can be shown as they are: text, small numbers, booleans, null."""
+    return {k: v for k, v in entry.items() if _plain_value(v)}
+
+
+def _plain_value(value: Any) -> bool:
+    if value is None or isinstance(value, bool) or is_text(value):
+        return True
+    if isinstance(value, int):
+        return abs(value) < 10**15
+    return isinstance(value, float) and math.isfinite(value)
+
+
 def _unique_id(value: Any, kind: str, path: str, seen: set[str], errors: Errors) -> bool:
-    if not isinstance(value, str) or not value:
-        errors.add(f"{path}.id", "required, a non-empty string")
+    if not is_text(value) or not value:
+        errors.add(f"{path}.id", f"required, a non-empty string, not {describe(value)}")
         return False
     if value in seen:
         errors.add(f"{path}.id", f"duplicate {kind} id {value!r}")
@@ -326,7 +383,10 @@ def _windows(value: Any, known: set[str], errors: Errors) -> list[MaintenanceWin
         interval = _interval(entry, path, errors, open_end=False)
         components = entry.get("components")
         if not isinstance(components, list) or not components:
-            errors.add(f"{path}.components", "required, a list of component ids or ['*']")
+            errors.add(
+                f"{path}.components",
+                f"required, a list of component ids or ['*'], not {describe(components)}",
+            )
             ok = False
             components = []
         for j, component in enumerate(components):
@@ -350,15 +410,24 @@ def _incidents(value: Any, known: set[str], rules: Rules, errors: Errors) -> lis
     for _, path, entry in _entries(value, "incidents", errors):
         iid = entry.get("id")
         ok = _unique_id(iid, "incident", path, seen, errors)
-        components = entry.get("components") or []
+        components = entry.get("components")
+        if components is None:
+            components = []
         if not isinstance(components, list):
-            errors.add(f"{path}.components", "must be a list of component ids")
+            errors.add(
+                f"{path}.components", f"must be a list of component ids, not {describe(components)}"
+            )
             components, ok = [], False
         for j, component in enumerate(components):
             ok &= _known(component, f"{path}.components[{j}]", known, errors)
         severity = entry.get("severity")
-        if severity is not None and severity not in rules.severities:
-            errors.add(f"{path}.severity", f"must be one of {', '.join(rules.severities)} or null")
+        if severity is not None and (
+            not isinstance(severity, str) or severity not in rules.severities
+        ):
+            errors.add(
+                f"{path}.severity",
+                f"must be one of {', '.join(rules.severities)} or null, not {describe(severity)}",
+            )
             ok = False
         detected = _instant(entry, "detected_at", f"{path}.detected_at", errors, required=True)
         stamps = {}

@@ -8,16 +8,15 @@ a misspelt `tagret:` must not silently leave the default in force.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
-from scoring.values import Errors, InputError, duration_us, exact_number
+from scoring.documents import DocumentError, describe, is_text, load_yaml
+from scoring.values import MAX_YEAR, MIN_YEAR, Errors, InputError, duration_us, exact_number
 
 DEFAULT_RULES = "changsha-12345"
 
@@ -27,6 +26,8 @@ ROUNDINGS = ("ceil", "floor", "linear")
 # The grain durations are counted in. `second` keeps the facts' instants exactly (to the
 # microsecond); `minute` counts every minute a fault touches as a whole fault minute.
 GRANULARITIES = {"second": 1, "minute": 60_000_000}
+# The written report's deadline in working days: a bound keeps the day-by-day walk short.
+MAX_WORKING_DAYS = 60
 
 
 class RulesError(InputError):
@@ -98,12 +99,14 @@ def load_rules(
             text = path.read_text("utf-8")
         except OSError as exc:
             raise RulesError([f"{path}: cannot read ({exc.strerror})"]) from None
+        except UnicodeDecodeError as exc:
+            raise RulesError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
         name, base = str(path), path.parent
     data = _parse_yaml(text, name)
     rules = parse_rules(data)
+    calendar = data.get("calendar") or {}  # parse_rules checked it: a mapping, overrides a list
     override_paths = [
-        (base / p if base is not None else Path(p))
-        for p in data.get("calendar", {}).get("overrides") or []
+        (base / p if base is not None else Path(p)) for p in calendar.get("overrides") or []
     ]
     override_paths += [Path(p) for p in calendar_files]
     if override_paths:
@@ -122,13 +125,11 @@ def _replace(rules: Rules, **changes: Any) -> Rules:
 
 
 def _parse_yaml(text: str, name: str) -> dict[str, Any]:
+    """One YAML mapping; duplicate keys, alias bombs and deep nesting are errors."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RulesError([f"{name}:{where}: broken YAML: {problem}"]) from None
+        data = load_yaml(text, name)
+    except DocumentError as exc:
+        raise RulesError(exc.errors) from None
     if not isinstance(data, dict):
         raise RulesError([f"{name}: expected a mapping of rule settings at the top"])
     return data
@@ -152,46 +153,57 @@ def parse_rules(data: dict[str, Any]) -> Rules:
     errors = Errors()
     for key in data:
         if key not in _TOP_KEYS:
-            errors.add(str(key), "unknown key")
+            errors.add(_key(key), "unknown key")
 
-    rule_id = data.get("id")
-    if not isinstance(rule_id, str) or not rule_id:
-        errors.add("id", "required, a non-empty string")
+    rule_id = _text(data.get("id"), "id", errors, required=True)
+    name = _text(data.get("name", rule_id), "name", errors) or rule_id
     timezone = data.get("timezone", "Asia/Shanghai")
-    try:
-        ZoneInfo(str(timezone))
-    except (ZoneInfoNotFoundError, ValueError):
-        errors.add("timezone", f"unknown time zone {timezone!r}")
+    if not is_text(timezone) or not _zone_ok(timezone):
+        errors.add("timezone", f"unknown time zone {describe(timezone)}")
+        timezone = "UTC"
     granularity = data.get("granularity", "second")
-    if granularity not in GRANULARITIES:
+    if not isinstance(granularity, str) or granularity not in GRANULARITIES:
         errors.add("granularity", f"must be one of {', '.join(GRANULARITIES)}")
+        granularity = "second"
 
-    systems = data.get("systems")
-    if not isinstance(systems, dict) or not systems:
+    systems: dict[str, str] = {}
+    raw_systems = data.get("systems")
+    if not isinstance(raw_systems, dict) or not raw_systems:
         errors.add("systems", "required, a mapping of system key to its Chinese label")
-        systems = {}
-    systems = {str(k): str(v) for k, v in systems.items()}
+        raw_systems = {}
+    for key, label in raw_systems.items():
+        if not is_text(key) or not key:
+            errors.add(f"systems.{_key(key)}", "a system key must be a non-empty string")
+        elif (text := _text(label, f"systems.{key}", errors, required=True)) is not None:
+            systems[key] = text
 
     severities, default_severity = _parse_severities(data.get("severities"), errors)
-    report = data.get("written_report") or {}
-    working_days = report.get("working_days", 2) if isinstance(report, dict) else None
-    if not isinstance(working_days, int) or isinstance(working_days, bool) or working_days < 0:
-        errors.add("written_report.working_days", "must be a whole number ≥ 0")
+    report = _mapping(data.get("written_report"), "written_report", errors)
+    working_days = report.get("working_days", 2)
+    if (
+        not isinstance(working_days, int)
+        or isinstance(working_days, bool)
+        or not 0 <= working_days <= MAX_WORKING_DAYS
+    ):
+        errors.add(
+            "written_report.working_days", f"must be a whole number from 0 to {MAX_WORKING_DAYS}"
+        )
         working_days = 2
-    coverage = data.get("coverage") or {}
+    coverage = _mapping(data.get("coverage"), "coverage", errors)
     max_share = _ratio(
         coverage.get("max_no_data_share", "0.05"), "coverage.max_no_data_share", errors
     )
-    calendar = data.get("calendar") or {}
-    if not isinstance(calendar, dict) or not isinstance(calendar.get("overrides") or [], list):
+    calendar = _mapping(data.get("calendar"), "calendar", errors)
+    overrides = calendar.get("overrides") or []
+    if not isinstance(overrides, list) or not all(is_text(p) and p for p in overrides):
         errors.add("calendar.overrides", "must be a list of file paths")
 
-    items = _parse_items(data.get("items"), systems, GRANULARITIES.get(granularity, 1), errors)
+    items = _parse_items(data.get("items"), systems, GRANULARITIES[granularity], errors)
     errors.raise_if_any(RulesError)
-    assert isinstance(rule_id, str)  # no errors: it was read
+    assert rule_id is not None and name is not None  # no errors: both were read
     return Rules(
         id=rule_id,
-        name=str(data.get("name", rule_id)),
+        name=name,
         timezone=str(timezone),
         systems=systems,
         items=tuple(items),
@@ -208,15 +220,21 @@ def _parse_severities(raw: Any, errors: Errors) -> tuple[dict[str, SeverityLimit
             "severities.limits", "required, a mapping like P1: {response: 15m, restoration: 2h}"
         )
         return {}, "P2"
+    for key in raw:
+        if key not in ("default", "limits"):
+            errors.add(f"severities.{_key(key)}", "unknown key")
     out: dict[str, SeverityLimits] = {}
     for name, limits in raw["limits"].items():
-        path = f"severities.limits.{name}"
+        path = f"severities.limits.{_key(name)}"
+        if not is_text(name) or not name:
+            errors.add(path, "a severity must be a non-empty string (quote it: '1')")
+            continue
         if not isinstance(limits, dict):
             errors.add(path, "must be a mapping with response and restoration")
             continue
         for key in limits:
             if key not in ("response", "restoration"):
-                errors.add(f"{path}.{key}", "unknown key")
+                errors.add(f"{path}.{_key(key)}", "unknown key")
         values = {}
         for key in ("response", "restoration"):
             try:
@@ -224,10 +242,13 @@ def _parse_severities(raw: Any, errors: Errors) -> tuple[dict[str, SeverityLimit
             except ValueError as exc:
                 errors.add(f"{path}.{key}", str(exc))
         if len(values) == 2:
-            out[str(name)] = SeverityLimits(values["response"], values["restoration"])
-    default = str(raw.get("default", "P2"))
-    if default not in raw["limits"]:
-        errors.add("severities.default", f"{default!r} is not among the severities {sorted(out)}")
+            out[name] = SeverityLimits(values["response"], values["restoration"])
+    default = raw.get("default", "P2")
+    if not isinstance(default, str) or default not in raw["limits"]:
+        errors.add(
+            "severities.default", f"{describe(default)} is not among the severities {sorted(out)}"
+        )
+        default = "P2"
     return out, default
 
 
@@ -239,21 +260,24 @@ def _parse_items(
         return []
     items = []
     for key, spec in raw.items():
-        path = f"items.{key}"
+        path = f"items.{_key(key)}"
+        if not is_text(key) or not key:
+            errors.add(path, "an item key must be a non-empty string")
+            continue
         if not isinstance(spec, dict):
             errors.add(path, "must be a mapping of settings")
             continue
         measure = spec.get("measure")
-        if measure not in MEASURES:
+        if not isinstance(measure, str) or measure not in MEASURES:
             errors.add(f"{path}.measure", f"must be one of {', '.join(MEASURES)}")
             continue
         allowed = _COMMON_ITEM_KEYS | _ITEM_KEYS[measure]
         for k in spec:
             if k not in allowed:
-                errors.add(f"{path}.{k}", f"unknown key for a {measure} item")
+                errors.add(f"{path}.{_key(k)}", f"unknown key for a {measure} item")
         fields: dict[str, Any] = {
-            "key": str(key),
-            "name": str(spec.get("name", key)),
+            "key": key,
+            "name": _text(spec.get("name", key), f"{path}.name", errors) or key,
             "measure": measure,
             "max_points": _positive(spec.get("max_points", 1), f"{path}.max_points", errors),
             "deduction_per_step": _positive(
@@ -262,10 +286,10 @@ def _parse_items(
             "step_rounding": spec.get("step_rounding", "ceil"),
             "granularity_us": granularity_us,
         }
-        if fields["step_rounding"] not in ROUNDINGS:
+        if not isinstance(fields["step_rounding"], str) or fields["step_rounding"] not in ROUNDINGS:
             errors.add(f"{path}.step_rounding", f"must be one of {', '.join(ROUNDINGS)}")
         if "granularity" in spec:
-            if spec["granularity"] in GRANULARITIES:
+            if isinstance(spec["granularity"], str) and spec["granularity"] in GRANULARITIES:
                 fields["granularity_us"] = GRANULARITIES[spec["granularity"]]
             else:
                 errors.add(f"{path}.granularity", f"must be one of {', '.join(GRANULARITIES)}")
@@ -275,12 +299,15 @@ def _parse_items(
                 errors.add(f"{path}.systems", "required, a list of system keys")
                 item_systems = []
             for i, system in enumerate(item_systems):
-                if system not in systems:
-                    errors.add(f"{path}.systems[{i}]", f"unknown system {system!r}")
-            fields["systems"] = tuple(str(s) for s in item_systems)
+                if not isinstance(system, str) or system not in systems:
+                    errors.add(f"{path}.systems[{i}]", f"unknown system {describe(system)}")
+            fields["systems"] = tuple(s for s in item_systems if isinstance(s, str))
         if measure == "availability":
             fields["aggregation"] = spec.get("aggregation", "sum")
-            if fields["aggregation"] not in AGGREGATIONS:
+            if (
+                not isinstance(fields["aggregation"], str)
+                or fields["aggregation"] not in AGGREGATIONS
+            ):
                 errors.add(f"{path}.aggregation", f"must be one of {', '.join(AGGREGATIONS)}")
         if measure in ("availability", "response", "restoration"):
             fields["target"] = _ratio(spec.get("target"), f"{path}.target", errors)
@@ -296,6 +323,37 @@ def _parse_items(
             )
         items.append(ItemRule(**fields))
     return items
+
+
+def _key(key: Any) -> str:
+    """A mapping key for an error path (YAML keys may be numbers, booleans, null)."""
+    return key if is_text(key) else describe(key)
+
+
+def _text(value: Any, path: str, errors: Errors, required: bool = False) -> str | None:
+    if value is None and not required:
+        return None
+    if not is_text(value) or not value.strip():
+        errors.add(path, f"must be a non-empty string, not {describe(value)}")
+        return None
+    return value
+
+
+def _mapping(value: Any, path: str, errors: Errors) -> dict[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.add(path, f"must be a mapping, not {describe(value)}")
+        return {}
+    return value
+
+
+def _zone_ok(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def _number(value: Any, path: str, errors: Errors) -> Fraction | None:
@@ -337,14 +395,20 @@ def load_calendar_year(path: str | Path) -> CalendarYear:
         text = path.read_text("utf-8")
     except OSError as exc:
         raise RulesError([f"{path}: cannot read calendar override ({exc.strerror})"]) from None
+    except UnicodeDecodeError as exc:
+        raise RulesError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
     data = _parse_yaml(text, str(path))
     errors = Errors()
     for key in data:
         if key not in ("year", "source", "holidays", "workdays"):
-            errors.add(f"{path}: {key}", "unknown key")
+            errors.add(f"{path}: {_key(key)}", "unknown key")
+    source = data.get("source", "")
+    if not is_text(source):
+        errors.add(f"{path}: source", f"must be a string, not {describe(source)}")
+        source = ""
     year = data.get("year")
-    if not isinstance(year, int) or isinstance(year, bool):
-        errors.add(f"{path}: year", "required, e.g. 2027")
+    if not isinstance(year, int) or isinstance(year, bool) or not MIN_YEAR <= year <= MAX_YEAR:
+        errors.add(f"{path}: year", f"required, a year from {MIN_YEAR} to {MAX_YEAR}, e.g. 2027")
         year = 0
     days: dict[str, frozenset[date]] = {}
     for key in ("holidays", "workdays"):
@@ -355,7 +419,12 @@ def load_calendar_year(path: str | Path) -> CalendarYear:
             values = []
         for i, value in enumerate(values):
             try:
-                day = value if isinstance(value, date) else date.fromisoformat(str(value))
+                if isinstance(value, date) and not isinstance(value, datetime):
+                    day = value
+                elif isinstance(value, str) and len(value) <= 10:
+                    day = date.fromisoformat(value)
+                else:
+                    raise ValueError
             except ValueError:
                 errors.add(f"{path}: {key}[{i}]", "not a date (YYYY-MM-DD)")
                 continue
@@ -366,4 +435,4 @@ def load_calendar_year(path: str | Path) -> CalendarYear:
     if days.get("holidays", frozenset()) & days.get("workdays", frozenset()):
         errors.add(f"{path}: workdays", "a day cannot be both a holiday and a workday")
     errors.raise_if_any(RulesError)
-    return CalendarYear(year, days["holidays"], days["workdays"], str(data.get("source", "")))
+    return CalendarYear(year, days["holidays"], days["workdays"], source)

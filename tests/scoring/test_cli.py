@@ -8,6 +8,8 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+import pytest
+
 from tests.scoring.helpers import at, comps, facts, outage
 
 EXAMPLE = Path("configs/examples/2026-11.json")
@@ -110,4 +112,93 @@ def test_an_unreachable_collector_is_reported_not_a_traceback():
     done = hotline("score", "--collector", "http://127.0.0.1:9", "--month", "2026-11")
     assert done.returncode == 1
     assert "cannot reach the collector" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+EXAMPLE_TEXT = EXAMPLE.read_text("utf-8")
+HOSTILE_FACTS = {
+    "severity-list": (
+        EXAMPLE_TEXT.replace('"severity": "P1"', '"severity": ["P1"]', 1),
+        "incidents[0].severity: must be one of P1, P2, P3 or null, not a list",
+    ),
+    "system-list": (
+        EXAMPLE_TEXT.replace('"system": "acd"', '"system": ["acd"]', 1),
+        "components[0].system: must be one of acd, ivr, seat, callsys, other, not a list",
+    ),
+    "nested-100000": ("[" * 100_000 + "]" * 100_000, "nested too deep"),
+    "5000-digits": (
+        EXAMPLE_TEXT.replace('"month": "2026-11"', '"month": 1' + "0" * 5000, 1),
+        "a number with more than 4300 digits",
+    ),
+    "as-of-9999": (
+        EXAMPLE_TEXT.replace("2026-12-06T09:00:00+08:00", "9999-12-31T23:00:00-12:00", 1),
+        "as_of: outside the accepted range 1970-01-01T00:00:00Z to 2200-01-01T00:00:00Z",
+    ),
+    "month-0001": (
+        EXAMPLE_TEXT.replace('"month": "2026-11"', '"month": "0001-01"', 1),
+        "month: outside the accepted range 1970-01 to 2199-12",
+    ),
+    "duplicate-key": (
+        EXAMPLE_TEXT.replace('"severity": "P1"', '"severity": "P1", "severity": "P3"', 1),
+        "incidents[0].severity: duplicate key",
+    ),
+    "not-json": ("month: 2026-11\n", "line 1, column 1: Expecting value"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_FACTS))
+def test_hostile_facts_exit_3_naming_the_field_without_a_traceback(tmp_path, case):
+    text, error = HOSTILE_FACTS[case]
+    path = tmp_path / "facts.json"
+    path.write_text(text, "utf-8")
+    done = hotline("score", "--facts", str(path))
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert error in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_facts_that_are_not_utf8_exit_3(tmp_path):
+    path = tmp_path / "facts.json"
+    path.write_bytes(b'{"month": "2026-11\xff"}')
+    done = hotline("score", "--facts", str(path))
+    assert done.returncode == 3
+    assert "not UTF-8 text" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "hotline", "score", "--facts", "-"],
+        input=b'{"month": "\xff"}',
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 3
+    assert b"(stdin): not UTF-8 text" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (
+            'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+            + "".join(
+                f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n"
+                for i in range(8)
+            ),
+            "its aliases expand to more than 100,000 values",
+        ),
+        (
+            Path("configs/rules/changsha-12345.yaml")
+            .read_text("utf-8")
+            .replace("  default: P2\n", "  default: P2\n  default: P3\n"),
+            "duplicate key 'default'",
+        ),
+    ],
+    ids=["billion-laughs", "duplicate-key"],
+)
+def test_hostile_rules_exit_3_without_a_traceback(tmp_path, text, error):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(text, "utf-8")
+    done = hotline("score", "--facts", str(EXAMPLE), "--rules", str(rules))
+    assert done.returncode == 3
+    assert error in done.stderr
     assert "Traceback" not in done.stderr

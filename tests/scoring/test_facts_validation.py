@@ -86,7 +86,7 @@ def test_incident_fields_are_checked():
     bad = incident("I1", at(5), responded=at(4), restored="soon", severity="P9", components=("x",))
     assert errors_of(facts(comps("acd-1:acd"), incidents=[bad])) == [
         "incidents[0].components[0]: unknown component 'x' (not in components)",
-        "incidents[0].severity: must be one of P1, P2, P3 or null",
+        "incidents[0].severity: must be one of P1, P2, P3 or null, not 'P9'",
         "incidents[0].restored_at: not an ISO instant with an offset",
         "incidents[0].responded_at: before detected_at",
     ]
@@ -95,7 +95,7 @@ def test_incident_fields_are_checked():
 def test_unknown_system_and_missing_component_list():
     assert errors_of(
         {"month": "2026-11", "as_of": at(20), "components": [{"id": "x", "system": "pbx"}]}
-    ) == ["components[0].system: must be one of acd, ivr, seat, callsys, other"]
+    ) == ["components[0].system: must be one of acd, ivr, seat, callsys, other, not 'pbx'"]
     assert errors_of({"month": "2026-11", "as_of": at(20)}) == [
         "components: required (a list, possibly empty)"
     ]
@@ -118,7 +118,7 @@ def test_optional_fields_are_validated():
         "components[0].working[0].end: required (an interval here must have an end)",
         "components[1].until: before since",
         "outages[0].excluded.reason: required, a non-empty string",
-        "maintenance_windows[0].created_at: not an ISO instant with an offset",
+        "maintenance_windows[0].created_at: not an ISO instant with an offset (5)",
         "no_data[0].component: unknown component 's9' (not in components)",
     ]
 
