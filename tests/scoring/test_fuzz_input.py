@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from scoring import FactsError, parse_facts, score
@@ -143,6 +143,10 @@ def path_text(path: tuple) -> str:
 )
 def test_a_duplicate_key_anywhere_is_refused_naming_it(path, first, second):
     marker = "\u0000duplicate\u0000"
+    try:  # JSON text has no NaN or Infinity (refused on their own)
+        json.dumps([first, second], allow_nan=False)
+    except ValueError:
+        assume(False)
     data = copy.deepcopy(EXAMPLE)
     target = data
     for key in path[:-1]:
