@@ -7,6 +7,8 @@ never disagree.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any
 
 from scoring.rules import Rules
@@ -51,6 +53,7 @@ def render_markdown(report: dict[str, Any], rules: Rules) -> str:
     add = lines.append
     add(f"# {rules.name} — {report['month']} 月度考核报告")
     add("")
+    _coverage_warning(report, rules, add)
     period = report.get("period", {})
     add(f"- 统计区间：{period.get('start')} 至 {period.get('end')}")
     add(f"- 数据截至：{report['as_of']}")
@@ -59,19 +62,26 @@ def render_markdown(report: dict[str, Any], rules: Rules) -> str:
     add("")
     add("## 得分汇总")
     add("")
-    add("| 指标 | 实际值 | 目标 | 计算 | 扣分 | 得分 |")
-    add("|---|---|---|---|---|---|")
+    add("| 指标 | 实际值 | 监测覆盖率 | 目标 | 计算 | 扣分 | 得分 |")
+    add("|---|---|---|---|---|---|---|")
     for item in report["items"].values():
         add(
-            f"| {item['name']} | {_value(item)} | {_target(item)} | {_formula(item)} "
-            f"| {_points(item['deduction'])} | {_points(item['score'])} |"
+            f"| {item['name']} | {_value(item)} | {_coverage(item)} | {_target(item)} "
+            f"| {_formula(item)} | {_points(item['deduction'])} | {_points(item['score'])} |"
         )
+    add("")
+    add(
+        "监测覆盖率：该项所涉组件在工作时间内有监测数据的比例（1 − 无数据时长 / 工作时长）；"
+        "故障响应、话务恢复两项按全部组件计（故障由探测发现）。"
+    )
     add("")
     add("## 标记")
     add("")
-    if report["flags"]:
+    # Low coverage is shown at the top of the report, not among the flags.
+    flags = [f for f in report["flags"] if f["type"] != "low_coverage"]
+    if flags:
         names = {key: item["name"] for key, item in report["items"].items()}
-        for flag in report["flags"]:
+        for flag in flags:
             add(f"- {_flag_text(flag, names, rules)}")
     else:
         add("无。")
@@ -95,6 +105,44 @@ def render_markdown(report: dict[str, Any], rules: Rules) -> str:
     return "\n".join(lines)
 
 
+def _coverage_warning(report: dict[str, Any], rules: Rules, add) -> None:
+    """The warning that opens the report when the score rests on missing measurements: systems
+    whose coverage is under the rules' threshold (zero first), and items not measured at all."""
+    low = [
+        (system, row)
+        for system, row in report.get("coverage", {}).items()
+        if row.get("low") and row.get("coverage") is not None
+    ]
+    low.sort(key=lambda pair: pair[1]["coverage"])
+    unmeasured = [item["name"] for item in report["items"].values() if item["value"] is None]
+    if not low and not unmeasured:
+        return
+    add("> **⚠ 监测覆盖不足：以下得分缺少监测数据支撑，使用本报告前请先核实。**")
+    add(">")
+    required = _percent(1 - float(rules.max_no_data_share))
+    for system, row in low:
+        label = rules.systems.get(system, system)
+        text = (
+            f"> - {label}（`{system}`）：监测覆盖率 **{_percent_down(row['coverage'])}**"
+            f"（无数据 {row['no_data_seconds']} 秒 / 工作时长 {row['working_seconds']} 秒），"
+            f"低于要求 {required}"
+        )
+        if row["coverage"] == 0:
+            text += "；**整个统计区间无任何监测数据，该系统的得分没有依据**"
+        add(text + "。")
+    if unmeasured:
+        add(f"> - 未测量（无对应组件），按满分计：{'、'.join(unmeasured)}。")
+    add("")
+
+
+def _coverage(item: dict[str, Any]) -> str:
+    coverage = item.get("coverage")
+    if coverage is None:
+        return "—"
+    text = _percent_down(coverage)
+    return f"**{text}**" if coverage == 0 else text
+
+
 def _duration(us: int) -> str:
     minutes = us / 60_000_000
     return f"{minutes / 60:g}小时" if minutes >= 60 and minutes % 60 == 0 else f"{minutes:g}分钟"
@@ -106,6 +154,13 @@ def _points(value: float) -> str:
 
 def _percent(value: float) -> str:
     return f"{value * 100:.4f}%"
+
+
+def _percent_down(value: float) -> str:
+    """A share as a percentage truncated, not rounded, to 4 places: 94.99999% of coverage must
+    not read as the 95% it falls short of."""
+    hundredths = math.floor(Fraction(repr(value)) * 1_000_000)
+    return f"{hundredths // 10_000}.{hundredths % 10_000:04d}%"
 
 
 def _value(item: dict[str, Any]) -> str:
@@ -162,7 +217,7 @@ def _evidence(item: dict[str, Any], rules: Rules, add) -> None:
         add(
             f"系统：{systems}；汇总方式：{evidence['aggregation']}；工作时长 "
             f"{evidence['working_seconds']} 秒，故障时长 {evidence['fault_seconds']} 秒，"
-            f"无数据 {evidence['no_data_seconds']} 秒。"
+            f"无数据 {evidence['no_data_seconds']} 秒；监测覆盖率 {_coverage(item)}。"
         )
         add("")
         add("| 组件 | 工作时长(秒) | 故障(秒) | 维护(秒) | 无数据(秒) |")

@@ -76,12 +76,16 @@ def _score(facts: Facts, rules: Rules) -> dict[str, Any]:
             result = _maintenance(item, times, facts, clock)
         else:
             result = _incident_item(item, counted, reports, facts, rules, clock)
+            # Faults open incidents when the probes see them: the item is as well measured as
+            # the platform is watched, so its coverage is that of every component.
+            _set_coverage(result, times.values())
         if result.pop("_not_measured", False):
             flags.append({"type": "not_measured", "item": item.key})
         items[item.key] = result
 
+    coverage = _system_coverage(times, rules)
     flags += _outage_flags(facts, p_start, p_end, clock)
-    flags += _coverage_flags(times, rules)
+    flags += _coverage_flags(coverage, rules)
     flags += _incident_flags(counted, reports, facts, rules)
 
     total = sum((Fraction(r["_score"]) for r in items.values()), Fraction(0))
@@ -93,6 +97,15 @@ def _score(facts: Facts, rules: Rules) -> dict[str, Any]:
         "rules": rules.id,
         "as_of": clock.iso(facts.as_of),
         "period": {"start": clock.iso(p_start), "end": clock.iso(p_end)},
+        "coverage": {
+            system: {
+                "coverage": None if working == 0 else float(1 - Fraction(silent, working)),
+                "working_seconds": seconds(working),
+                "no_data_seconds": seconds(silent),
+                "low": _low(working, silent, rules),
+            }
+            for system, (working, silent) in coverage.items()
+        },
         "items": items,
         "total": float(total),
         "max_total": float(max_total),
@@ -169,6 +182,7 @@ def _finish(
     result: dict[str, Any] = {
         "name": item.name,
         "value": None if value is None else float(value),
+        "coverage": None,  # set by the caller where it applies (`_set_coverage`)
         "target": float(item.limit_hours if item.measure == "maintenance" else item.target),
         "max_points": float(item.max_points),
         "deduction": float(deduction),
@@ -177,6 +191,18 @@ def _finish(
         "_score": score,
     }
     return result
+
+
+def _set_coverage(result: dict[str, Any], members: Iterable[_ComponentTime]) -> None:
+    """An item's coverage: the share of its components' working time with data, 1 − Σno-data /
+    Σworking (an exact fraction, written as a float); null without working time."""
+    working = silent = 0
+    for t in members:
+        working += iv.total(t.working)
+        silent += iv.total(t.no_data)
+    if working and result["value"] is not None:
+        result["coverage"] = float(1 - Fraction(silent, working))
+        result["evidence"]["coverage_formula"] = f"1 - {seconds(silent)} / {seconds(working)}"
 
 
 def _not_measured(item: ItemRule, evidence: dict[str, Any]) -> dict[str, Any]:
@@ -251,7 +277,9 @@ def _availability(
         return _not_measured(item, evidence)
     value = 1 - Fraction(fault_us, working_us)
     steps = _steps(item.target - value, item.step, item.step_rounding) if value < item.target else 0
-    return _finish(item, value, Fraction(steps), Fraction(0), evidence)
+    result = _finish(item, value, Fraction(steps), Fraction(0), evidence)
+    _set_coverage(result, members)
+    return result
 
 
 def _outages_used(facts: Facts, component_ids: set[str]) -> list[dict[str, Any]]:
@@ -307,7 +335,9 @@ def _maintenance(
             ],
         }
     )
-    return _finish(item, hours, steps, Fraction(0), evidence)
+    result = _finish(item, hours, steps, Fraction(0), evidence)
+    _set_coverage(result, members)
+    return result
 
 
 def _limit(incident: Incident, rules: Rules, measure: str) -> int:
@@ -443,22 +473,28 @@ def _outage_flags(facts: Facts, p_start: int, p_end: int, clock: _Clock) -> Iter
             }
 
 
-def _coverage_flags(times: dict[str, _ComponentTime], rules: Rules) -> Iterable[dict]:
-    working: dict[str, int] = defaultdict(int)
-    silent: dict[str, int] = defaultdict(int)
+def _system_coverage(times: dict[str, _ComponentTime], rules: Rules) -> dict[str, tuple[int, int]]:
+    """Per system of the rules: (working µs, no-data µs) summed over its components."""
+    out = {system: (0, 0) for system in rules.systems}
     for t in times.values():
-        working[t.system] += iv.total(t.working)
-        silent[t.system] += iv.total(t.no_data)
-    for system in rules.systems:
-        if working.get(system):
-            share = Fraction(silent[system], working[system])
-            if share > rules.max_no_data_share:
-                yield {
-                    "type": "low_coverage",
-                    "system": system,
-                    "no_data_share": float(share),
-                    "threshold": float(rules.max_no_data_share),
-                }
+        working, silent = out.get(t.system, (0, 0))
+        out[t.system] = (working + iv.total(t.working), silent + iv.total(t.no_data))
+    return out
+
+
+def _low(working: int, silent: int, rules: Rules) -> bool:
+    return working > 0 and Fraction(silent, working) > rules.max_no_data_share
+
+
+def _coverage_flags(coverage: dict[str, tuple[int, int]], rules: Rules) -> Iterable[dict]:
+    for system, (working, silent) in coverage.items():
+        if _low(working, silent, rules):
+            yield {
+                "type": "low_coverage",
+                "system": system,
+                "no_data_share": float(Fraction(silent, working)),
+                "threshold": float(rules.max_no_data_share),
+            }
 
 
 def _incident_flags(

@@ -202,3 +202,21 @@ def test_hostile_rules_exit_3_without_a_traceback(tmp_path, text, error):
     assert done.returncode == 3
     assert error in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_month_without_data_opens_the_markdown_report_with_the_coverage_warning(tmp_path):
+    data = json.loads(EXAMPLE_TEXT)
+    data["no_data"] = [
+        {"component": c["id"], "start": at(1), "end": "2026-12-01T00:00:00+08:00"}
+        for c in data["components"]
+    ]
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(data), "utf-8")
+    done = hotline("score", "--facts", str(path), "--format", "md")
+    assert done.returncode == 0, done.stderr
+    head = done.stdout[: done.stdout.index("## 得分汇总")]
+    assert "监测覆盖不足" in head
+    assert "> - 排队机（`acd`）：监测覆盖率 **0.0000%**" in head
+    done = hotline("score", "--facts", str(path), "--format", "json")
+    items = json.loads(done.stdout)["items"]
+    assert {key: item["coverage"] for key, item in items.items()} == dict.fromkeys(items, 0.0)
