@@ -30,6 +30,7 @@ from scoring.values import (
 )
 
 ALL_COMPONENTS = "*"
+_NONE = type(None)
 _MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 
@@ -333,9 +334,12 @@ def _outages(value: Any, known: set[str], errors: Errors) -> list[Outage]:
 def _plain_outage(index: int, entry: dict[str, Any], known: set[str]) -> Outage | None:
     """The common, valid outage without the error bookkeeping; None sends it the slow way."""
     for value in entry.values():  # only text and nulls: anything else goes the slow way
-        if value is not None and (
-            type(value) is not str or not (value.isascii() or is_text(value))
-        ):
+        kind = value.__class__
+        if kind is str:
+            if value.isascii() or is_text(value):
+                continue
+            return None
+        if kind is not _NONE:
             return None
     component, start_text, end_text = entry.get("component"), entry.get("start"), entry.get("end")
     if not isinstance(component, str) or component not in known or "excluded" in entry:
