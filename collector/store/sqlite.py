@@ -8,13 +8,15 @@ dependency and keeps the ingest transaction (samples + batch id + components) in
 Group commit: `append_samples` calls that arrive while a commit is in progress share the next
 one (each batch inside its own SAVEPOINT, so a batch id seen before — or any failure of one
 batch, e.g. a value the driver cannot bind — undoes only that batch), so concurrent ingest
-requests pay one fsync together instead of one each.
+requests pay one fsync together instead of one each. Each batch id is kept with a digest of its
+rows: the same id with other results is a `BatchConflict`, not a silent "stored".
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import sqlite3
@@ -39,7 +41,7 @@ from collector.model import (
     Sample,
     TimelineEntry,
 )
-from collector.store.base import StoreError
+from collector.store.base import BatchConflict, StoreError
 from collector.timefmt import in_range
 
 T = TypeVar("T")
@@ -110,6 +112,8 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (component, minute)
     );
     """,
+    # 2: a digest of each batch's rows, to tell a resent batch from another one under its id
+    "ALTER TABLE batches ADD COLUMN digest TEXT;",
 ]
 
 _FAR = 2**62  # "until forever" for open intervals in range queries
@@ -293,22 +297,27 @@ class SqliteStore:
                 try:
                     stored = True
                     if batch_id is not None:
+                        digest = _digest(rows)
                         cur = db.execute(
-                            "INSERT OR IGNORE INTO batches VALUES (?, ?, ?)",
-                            (agent, batch_id, received),
+                            "INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?)",
+                            (agent, batch_id, received, digest),
                         )
                         stored = cur.rowcount > 0
+                        if not stored:
+                            _check_digest(db, agent, batch_id, digest)
                     if stored:
                         db.executemany(
                             "INSERT INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
                         )
                         db.executemany("INSERT OR IGNORE INTO components VALUES (?,?,?,?)", comps)
-                except (sqlite3.Error, ValueError, OverflowError) as exc:
+                except (sqlite3.Error, ValueError, OverflowError, BatchConflict) as exc:
                     # this batch only (a value the driver cannot bind raises ValueError or
                     # OverflowError): the others of the group commit
                     db.execute("ROLLBACK TO one")
                     db.execute("RELEASE one")
-                    outcomes.append(StoreError(f"sqlite {self.path}: {type(exc).__name__}: {exc}"))
+                    if not isinstance(exc, BatchConflict):
+                        exc = StoreError(f"sqlite {self.path}: {type(exc).__name__}: {exc}")
+                    outcomes.append(exc)
                     continue
                 db.execute("RELEASE one")
                 outcomes.append(stored)
@@ -679,6 +688,22 @@ class SqliteStore:
             args.append(component)
         sql += " ORDER BY minute, component"
         return [Rollup(*r) for r in await self._fetch(sql, args)]
+
+
+def _digest(rows: list[tuple[Any, ...]]) -> str:
+    return hashlib.sha256(repr(rows).encode("utf-8", "backslashreplace")).hexdigest()[:32]
+
+
+def _check_digest(db: sqlite3.Connection, agent: str, batch_id: str, digest: str) -> None:
+    """A batch id seen before: fine when its rows were the same (or stored before digests)."""
+    row = db.execute(
+        "SELECT digest FROM batches WHERE agent = ? AND batch_id = ?", (agent, batch_id)
+    ).fetchone()
+    if row is not None and row[0] is not None and row[0] != digest:
+        raise BatchConflict(
+            f"batch id {batch_id!r} was already stored with other results; "
+            "these are not stored (send new results under a new batch id)"
+        )
 
 
 class _transaction:

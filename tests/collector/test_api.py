@@ -103,6 +103,25 @@ async def test_duplicate_batch_is_acknowledged_and_stored_once(served: Served) -
     assert len(stored) == 3
 
 
+async def test_a_batch_id_reused_for_other_results_says_nothing_of_it_is_stored(
+    served: Served,
+) -> None:
+    await post(served, pattern("+++"), batch="same")
+    other = pattern("---", t0=T0 - 300 * S)
+    r = await post(served, [*other, result(T0, True, system=[])], batch="same")
+    assert r.status_code == 202
+    body = r.json()
+    assert body["accepted"] == 0 and body["duplicate"] is True and "batch" in body["error"]
+    assert [(x["index"], x["field"]) for x in body["rejected"]] == [
+        (0, "batch"),
+        (1, "batch"),
+        (2, "batch"),
+        (3, "system"),
+    ]
+    stored = await served.collector.store.read_samples(0, T0 + 3600 * S)
+    assert len(stored) == 3 and all(s.ok for s in stored)
+
+
 async def test_results_from_the_future_are_rejected_with_the_reason(served: Served) -> None:
     r = await post(served, [result(T0 + 301 * S, True), result(T0 + 299 * S, True)])
     body = r.json()
