@@ -30,6 +30,7 @@ from collector.model import IntervalKind, Millis, Outage, Sample
 from scoring.intervals import subtract
 
 OPEN: Millis = 2**62  # stands for "not ended yet" inside interval arithmetic
+CONFIG_ERROR = "config_error"  # a probe's reason when its own configuration failed
 
 
 class EventType(StrEnum):
@@ -326,9 +327,10 @@ class Engine:
         """`maintenance(component, lo, hi)` says when windows cover a component; a member's
         time in maintenance does not take the composite down (it is not a fault)."""
         self.config = config or EngineConfig()
-        self._maintenance = maintenance
+        self.maintenance = self._maintenance = maintenance
         self._components: dict[str, _ComponentState] = {}
         self._composite: dict[str, Outage] = {}
+        self._composite_no_data: dict[str, Outage] = {}
         self._keep = self.config.detail_items or (self.config.down_after + self.config.up_after + 1)
         self._silence_ms = int(self.config.silence_after * 1000)
         self._grace_ms = int(self.config.silence_grace * 1000)
@@ -349,6 +351,7 @@ class Engine:
             o for s in self._components.values() for o in (*s.outages.values(), *s.no_data.values())
         ]
         out.extend(self._composite.values())
+        out.extend(self._composite_no_data.values())
         return sorted(out, key=lambda o: (o.start, o.component, o.id))
 
     def known(self, outages: Iterable[Outage]) -> None:
@@ -356,7 +359,10 @@ class Engine:
         replayed samples only produce the differences."""
         for o in outages:
             if o.component == self.config.composite_id:
-                self._composite[o.id] = o
+                table = (
+                    self._composite_no_data if o.kind is IntervalKind.NO_DATA else self._composite
+                )
+                table[o.id] = replace(o, excluded=None)
                 continue
             state = self._components.get(o.component)
             if state is None:
@@ -382,6 +388,14 @@ class Engine:
             if state is None:
                 state = self._components[s.component] = _ComponentState(s.system)
                 registered = True
+            if s.reason == CONFIG_ERROR:
+                # The check could not run (its configuration, not the platform, failed): no
+                # evidence either way. It neither takes the component down nor covers it, so
+                # a component left with such checks alone goes no_data, visibly.
+                if not state.coverage:
+                    _cover(state.coverage, s.ts - 1, s.ts, 0)  # silent from here on
+                touched.add(s.component)
+                continue
             history = state.probes.get(s.probe)
             if history is None:
                 history = state.probes[s.probe] = _ProbeHistory()
@@ -394,8 +408,7 @@ class Engine:
         for component in sorted(touched):
             changes.extend(self._recompute(component))
         changes.extend(self._silence(self.now, only=touched))
-        members_changed = registered or any(o.kind is IntervalKind.DOWN for o in changes.upserts)
-        if self.config.composite_id and (members_changed or changes.deletes):
+        if self.config.composite_id and (registered or changes.upserts or changes.deletes):
             changes.extend(self._recompute_composite())
         return changes
 
@@ -423,8 +436,9 @@ class Engine:
                     del table[oid]
             keep = [c for c in state.coverage[:-1] if c[1] >= floor]
             state.coverage[:] = keep + state.coverage[-1:]
-        for oid in [k for k, o in self._composite.items() if o.end is not None and o.end <= floor]:
-            del self._composite[oid]
+        for table in (self._composite, self._composite_no_data):
+            for oid in [k for k, o in table.items() if o.end is not None and o.end <= floor]:
+                del table[oid]
 
     def memory(self) -> int:
         """Items held across every probe's history (for /metrics and tests)."""
@@ -496,53 +510,187 @@ class Engine:
 
     def _faults(self, component: str, state: _ComponentState) -> list[Outage]:
         """The component's outages without the time windows cover, up to now."""
-        if self._maintenance is None:
-            return list(state.outages.values())
-        out = []
-        for o in state.outages.values():
-            end = OPEN if o.end is None else o.end
-            covered = self._maintenance(component, o.start, min(end, self.now + 1))
-            for s, e in subtract([(o.start, end)], covered):
-                if s > self.now:
-                    continue
-                detected = max(o.detected_at or o.start, s)
-                out.append(replace(o, start=s, end=None if e >= OPEN else e, detected_at=detected))
-        return out
+        return faults_of(component, state.outages.values(), self._maintenance, self.now)
+
+    def adopt_composite(self, deletes: Iterable[str], upserts: Iterable[Outage]) -> None:
+        """Take the composite's outages a reclassification derived from the store (a window
+        entered after the fact), so the next tick does not derive them a second time."""
+        for oid in deletes:
+            self._composite.pop(oid, None)
+            self._composite_no_data.pop(oid, None)
+        for o in upserts:
+            if o.end is None or o.end > self._floor:
+                silent = o.kind is IntervalKind.NO_DATA
+                (self._composite_no_data if silent else self._composite)[o.id] = o
 
     def _recompute_composite(self) -> Changes:
         cid = self.config.composite_id
         assert cid is not None
-        by_system: dict[str, list[list[Outage]]] = {}
+        members: dict[str, list[Member]] = {}
         for component, state in self._components.items():
-            if component == cid:
+            if component == cid or state.system not in self.config.composite:
                 continue
-            if state.system in self.config.composite:
-                by_system.setdefault(state.system, []).append(self._faults(component, state))
-        pieces: list[tuple[Millis, Millis, Outage]] = []
-        for system, rule in self.config.composite.items():
-            members = by_system.get(system, [])
-            if not members:
-                continue
-            for start, end in _k_of_n(members, rule.needed(len(members))):
-                cause = _cause(members, start)
-                pieces.append((start, end, cause))
-        derived: dict[str, Outage] = {}
-        for start, end in _merge_open([(s, e) for s, e, _ in pieces]):
-            opening = [(max(c.detected_at or c.start, s), c) for s, _, c in pieces if s == start]
-            detected, first = min(opening, key=lambda p: (p[0], p[1].component))
-            members = {c.component for s, e, c in pieces if s < end and e > start}
-            o = Outage(
-                id=f"{cid}@{start}",
-                component=cid,
-                start=start,
-                end=None if end >= OPEN else end,
-                detected_at=detected,
-                probes=tuple(sorted(members)),
-                reason=first.reason,
-                detail=first.detail,
+            members.setdefault(state.system, []).append(
+                member_of(
+                    component,
+                    state.outages.values(),
+                    state.no_data.values(),
+                    self._maintenance,
+                    self.now,
+                )
             )
-            derived[o.id] = o
-        return _diff(self._composite, derived, floor=self._floor)
+        down, no_data = derive_composite(cid, self.config.composite, members, self.now)
+        down = _above_floor(self._composite, down, self._floor)
+        no_data = _above_floor(self._composite_no_data, no_data, self._floor)
+        changes = _diff(self._composite, down, floor=self._floor)
+        changes.extend(_diff(self._composite_no_data, no_data, no_data=True, floor=self._floor))
+        return changes
+
+
+def _above_floor(
+    current: dict[str, Outage], derived: dict[str, Outage], floor: Millis
+) -> dict[str, Outage]:
+    """Composite outages derived from pruned memory: the members' history before `floor` is
+    gone, so a piece reaching back before it is not news about its start — it continues the
+    current piece that spans the floor (its start and id kept, its end taken), and that piece
+    stays as it is when nothing derived spans the floor."""
+    if floor <= -OPEN:
+        return derived
+    spanning = [o for o in current.values() if o.start < floor and (o.end is None or o.end > floor)]
+    out = {k: o for k, o in derived.items() if o.start >= floor}
+    early = [o for o in derived.values() if o.start < floor]
+    for cur in spanning:
+        match = next((o for o in early if o.end is None or o.end > floor), None)
+        if match is None:
+            out[cur.id] = cur
+        else:
+            out[cur.id] = replace(
+                match, id=cur.id, start=cur.start, detected_at=cur.detected_at,
+                probes=tuple(sorted({*cur.probes, *match.probes})),
+            )  # fmt: skip
+    return out
+
+
+def faults_of(
+    component: str,
+    outages: Iterable[Outage],
+    maintenance: Callable[[str, Millis, Millis], Sequence[tuple[Millis, Millis]]] | None,
+    now: Millis,
+) -> list[Outage]:
+    """A component's outages without the time maintenance windows cover, up to `now`."""
+    if maintenance is None:
+        return list(outages)
+    out = []
+    for o in outages:
+        end = OPEN if o.end is None else o.end
+        covered = maintenance(component, o.start, min(end, now + 1))
+        for s, e in subtract([(o.start, end)], covered):
+            if s > now:
+                continue
+            detected = max(o.detected_at or o.start, s)
+            out.append(replace(o, start=s, end=None if e >= OPEN else e, detected_at=detected))
+    return out
+
+
+def member_of(
+    component: str,
+    down: Iterable[Outage],
+    silent: Iterable[Outage],
+    maintenance: Callable[[str, Millis, Millis], Sequence[tuple[Millis, Millis]]] | None,
+    now: Millis,
+) -> Member:
+    """A composite member from its down and no-data outages: time in maintenance is neither
+    a fault nor unknown for the composite (it is maintenance)."""
+    spans = [(o.start, OPEN if o.end is None else o.end) for o in silent]
+    if maintenance is not None and spans:
+        lo, hi = min(s for s, _ in spans), min(max(e for _, e in spans), now + 1)
+        if hi > lo:
+            spans = subtract(spans, maintenance(component, lo, hi))
+    return Member(component, faults_of(component, down, maintenance, now), spans)
+
+
+def diff_outages(
+    current: dict[str, Outage], derived: dict[str, Outage], no_data: bool = False
+) -> Changes:
+    """Update `current` to `derived` in place; the upserts, deletes and events that takes."""
+    return _diff(current, derived, no_data=no_data)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One member of the composite: its fault outages (maintenance already taken out) and the
+    spans it reported nothing (no_data; OPEN while it lasts)."""
+
+    component: str
+    faults: Sequence[Outage]
+    silent: Sequence[tuple[Millis, Millis]] = ()
+
+
+def derive_composite(
+    cid: str,
+    rules: dict[str, CompositeRule],
+    members: dict[str, list[Member]],
+    now: Millis,
+) -> tuple[dict[str, Outage], dict[str, Outage]]:
+    """The composite's down and no_data outages from its members, by system. Pure, so the
+    engine (recent history, in memory) and a reclassification after a window was entered late
+    (older history, read from the store) derive it the same way.
+
+    Three-valued per system with rule k of n members: down where at least k members are down;
+    unknown where fewer are down but down + silent members reach k (the silent ones might be
+    down). The composite is down where any system is down, no_data where none is down and any
+    is unknown, up elsewhere."""
+    pieces: list[tuple[Millis, Millis, Outage]] = []
+    maybe: list[tuple[Millis, Millis]] = []
+    for system, rule in rules.items():
+        group = members.get(system, [])
+        if not group:
+            continue
+        k = rule.needed(len(group))
+        faults = [list(m.faults) for m in group]
+        for start, end in _k_of_n(faults, k):
+            pieces.append((start, end, _cause(faults, start)))
+        if any(m.silent for m in group):
+            either = [
+                [
+                    *m.faults,
+                    *(Outage("", m.component, s, None if e >= OPEN else e) for s, e in m.silent),
+                ]
+                for m in group
+            ]
+            maybe.extend(_k_of_n(either, k))
+    down: dict[str, Outage] = {}
+    spans = _merge_open([(s, e) for s, e, _ in pieces])
+    for start, end in spans:
+        opening = [(max(c.detected_at or c.start, s), c) for s, _, c in pieces if s == start]
+        detected, first = min(opening, key=lambda p: (p[0], p[1].component))
+        names = {c.component for s, e, c in pieces if s < end and e > start}
+        o = Outage(
+            id=f"{cid}@{start}",
+            component=cid,
+            start=start,
+            end=None if end >= OPEN else end,
+            detected_at=detected,
+            probes=tuple(sorted(names)),
+            reason=first.reason,
+            detail=first.detail,
+        )
+        down[o.id] = o
+    no_data: dict[str, Outage] = {}
+    for start, end in subtract(_merge_open(maybe), spans):
+        if start > now:
+            continue
+        o = Outage(
+            id=f"{cid}@{start}/no_data",
+            component=cid,
+            start=start,
+            end=None if end >= OPEN else end,
+            kind=IntervalKind.NO_DATA,
+            detected_at=start if end >= OPEN else None,
+            reason="no_data",
+        )
+        no_data[o.id] = o
+    return down, no_data
 
 
 def _cover(
@@ -685,7 +833,8 @@ def _diff(
     changes = Changes()
     if not current and not derived:
         return changes
-    derived = {k: o for k, o in derived.items() if o.end is None or o.end > floor}
+    # (one still open in memory is closed, even below the floor: its end is news to the store)
+    derived = {k: o for k, o in derived.items() if o.end is None or o.end > floor or k in current}
     for oid in [k for k, o in current.items() if o.end is not None and o.end <= floor]:
         del current[oid]
     started = EventType.NO_DATA_STARTED if no_data else EventType.OUTAGE_STARTED

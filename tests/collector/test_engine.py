@@ -23,7 +23,7 @@ def res(ts: int, ok: bool, component: str = "ivr-1", probe: str = "sip", **kw: o
         probe=probe,
         ts=ts,
         ok=ok,
-        reason="ok" if ok else "timeout",
+        reason=str(kw.pop("reason", "ok" if ok else "timeout")),
         interval=kw.pop("interval", 10.0),  # type: ignore[arg-type]
         **kw,  # type: ignore[arg-type]
     )
@@ -132,12 +132,18 @@ def test_silent_component_is_no_data_from_last_sample_plus_interval() -> None:
     e.ingest(series("++"), now=T0 + 10 * S)
     assert e.tick(T0 + 24 * S).events == []  # 10 s interval + 5 s grace not yet over
     changes = e.tick(T0 + 25 * S)
-    [nd] = changes.upserts
+    [nd, composite] = changes.upserts  # the only IVR node is silent: the 话务系统 is unknown too
     assert (nd.kind, nd.start, nd.end) == (IntervalKind.NO_DATA, T0 + 20 * S, None)
+    assert (composite.component, composite.kind, composite.start) == (
+        "callsys",
+        IntervalKind.NO_DATA,
+        T0 + 20 * S,
+    )
     assert kinds(changes) == [EventType.NO_DATA_STARTED]
     changes = e.ingest([res(T0 + 60 * S, True)], now=T0 + 60 * S)
     assert kinds(changes) == [EventType.NO_DATA_ENDED]
-    assert changes.upserts[0].end == T0 + 60 * S
+    assert kinds(changes, "callsys") == [EventType.NO_DATA_ENDED]
+    assert [o.end for o in changes.upserts] == [T0 + 60 * S, T0 + 60 * S]
     assert down(e) == []
 
 
@@ -155,9 +161,12 @@ def test_spool_replay_fills_a_no_data_gap() -> None:
     e.ingest(samples[:2], now=T0 + 10 * S)
     e.tick(T0 + 60 * S)
     e.ingest(samples[9:], now=T0 + 90 * S)
-    assert [(o.start, o.end) for o in e.outages()] == [(T0 + 20 * S, T0 + 90 * S)]
+    assert [(o.component, o.start, o.end) for o in e.outages()] == [
+        ("callsys", T0 + 20 * S, T0 + 90 * S),
+        ("ivr-1", T0 + 20 * S, T0 + 90 * S),
+    ]
     changes = e.ingest(samples[2:9], now=T0 + 95 * S)
-    assert changes.deletes == [f"ivr-1@{T0 + 20 * S}/no_data"]
+    assert changes.deletes == [f"ivr-1@{T0 + 20 * S}/no_data", f"callsys@{T0 + 20 * S}/no_data"]
     assert e.outages() == []
 
 
@@ -359,3 +368,65 @@ def test_any_mix_of_overlapping_runs_leaves_consistent_outages(runs, rule, down_
         e.ingest([res(ts, ok, probe=probe, **extra)], now=T0 + 40 * S)
     for outage in down(e):
         assert outage.end is None or outage.end > outage.start
+
+
+def _composite(e: Engine, kind: IntervalKind) -> list[tuple[int, int | None]]:
+    return [(o.start, o.end) for o in e.outages() if o.component == "callsys" and o.kind is kind]
+
+
+def test_composite_is_no_data_when_every_member_is_silent() -> None:
+    e = Engine(EngineConfig(silence_grace=5))
+    e.ingest(series("++", "acd-1") + series("++", "ivr-1"), now=T0 + 10 * S)
+    e.tick(T0 + 60 * S)
+    assert _composite(e, IntervalKind.NO_DATA) == [(T0 + 20 * S, None)]
+    assert _composite(e, IntervalKind.DOWN) == []
+
+
+def test_composite_with_a_silent_ivr_node_is_known_while_another_node_answers() -> None:
+    # IVR takes the 话务系统 down only when all nodes are down: one answering node decides it.
+    e = Engine(EngineConfig(silence_grace=5))
+    e.ingest(series("++", "ivr-1"), now=T0 + 10 * S)
+    e.ingest(series("+" * 8, "ivr-2"), now=T0 + 70 * S)
+    e.tick(T0 + 70 * S)
+    assert [o.component for o in e.outages()] == ["ivr-1"]  # ivr-1 no_data, callsys known up
+
+
+def test_composite_with_a_silent_acd_is_unknown_but_down_wins() -> None:
+    # Any ACD down takes it down: while acd-2 is silent the composite cannot be known up...
+    e = Engine(EngineConfig(silence_grace=5))
+    e.ingest(series("++", "acd-2"), now=T0 + 10 * S)
+    feed(e, series("+" * 6 + "----" + "++", "acd-1"))
+    e.tick(T0 + 120 * S)
+    # ...but while acd-1 is down it is known down, and no_data only around that.
+    assert _composite(e, IntervalKind.DOWN) == [(T0 + 60 * S, T0 + 100 * S)]
+    assert _composite(e, IntervalKind.NO_DATA) == [
+        (T0 + 20 * S, T0 + 60 * S),
+        (T0 + 100 * S, None),
+    ]
+
+
+def test_config_error_results_are_no_data_never_downtime() -> None:
+    e = Engine(EngineConfig(silence_grace=5))
+    broken = [
+        res(T0 + i * 10 * S, False, "acd-1", reason="config_error", detail="no key file")
+        for i in range(10)
+    ]
+    for s in broken:
+        e.ingest([s], now=s.ts)
+    e.tick(T0 + 100 * S)
+    assert down(e, "acd-1") == [] and _composite(e, IntervalKind.DOWN) == []
+    [gap] = [o for o in e.outages() if o.component == "acd-1"]
+    assert (gap.kind, gap.start, gap.end) == (IntervalKind.NO_DATA, T0, None)
+
+
+def test_config_error_between_good_results_leaves_a_no_data_gap() -> None:
+    e = Engine(EngineConfig(silence_grace=5))
+    samples = [
+        res(T0 + i * 10 * S, c == "+", "acd-1", reason={"+": "ok", "-": "config_error"}[c])
+        for i, c in enumerate("++" + "-" * 6 + "++")
+    ]
+    feed(e, samples)
+    assert down(e, "acd-1") == []
+    assert [(o.start, o.end) for o in e.outages() if o.component == "acd-1"] == [
+        (T0 + 20 * S, T0 + 80 * S)
+    ]

@@ -62,14 +62,14 @@ async def test_no_data_recorded_before_a_restart_is_not_duplicated(tmp_path: Pat
     await first.ingest(batch(first, "++", T0 - 20 * S))
     clock.now = T0 + 60 * S
     await first.tick()
-    [gap] = await first.store.read_outages(kind=IntervalKind.NO_DATA)
+    [gap] = await first.store.read_outages(component="ivr-1", kind=IntervalKind.NO_DATA)
     assert (gap.start, gap.end) == (T0, None)
     await first.store.close()
 
     second = await started(tmp_path, clock)
     await second.tick()
     await second.ingest(batch(second, "+", T0 + 70 * S))
-    [gap2] = await second.store.read_outages(kind=IntervalKind.NO_DATA)
+    [gap2] = await second.store.read_outages(component="ivr-1", kind=IntervalKind.NO_DATA)
     assert (gap2.id, gap2.start, gap2.end) == (gap.id, T0, T0 + 70 * S)
     await second.stop()
 
@@ -118,14 +118,14 @@ async def test_silence_older_than_the_replayed_history_closes_after_a_restart(
     await first.ingest(batch(first, "++", T0 - 20 * S))
     clock.now = T0 + 60 * S
     await first.tick()
-    [gap] = await first.store.read_outages(kind=IntervalKind.NO_DATA)
+    [gap] = await first.store.read_outages(component="ivr-1", kind=IntervalKind.NO_DATA)
     await first.store.close()
 
     clock.now = T0 + 2 * 86_400 * S  # two days later: beyond the 24 h replay
     second = await started(tmp_path, clock)
     await second.tick()
     await second.ingest(batch(second, "+", clock.now - 5 * S))
-    [closed] = await second.store.read_outages(kind=IntervalKind.NO_DATA)
+    [closed] = await second.store.read_outages(component="ivr-1", kind=IntervalKind.NO_DATA)
     assert (closed.id, closed.start, closed.end) == (gap.id, T0, clock.now - 5 * S)
     await second.stop()
 
