@@ -114,8 +114,8 @@ def build_facts(
         )
     out_incidents = []
     for inc in incidents:
-        if not lo <= inc.detected_at < hi:
-            continue
+        if not lo <= inc.detected_at < hi or inc.voided is not None:
+            continue  # a voided incident's downtime was maintenance: it is not counted
         stamps = (inc.responded_at, inc.restored_at, inc.report_submitted_at, inc.first_failed_at)
         if not _sane("incident", inc.id, *stamps):
             continue

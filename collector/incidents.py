@@ -31,7 +31,7 @@ from collector.model import (
     Outage,
     TimelineEntry,
 )
-from collector.timefmt import to_datetime
+from collector.timefmt import format_instant, to_datetime
 
 DEFAULT_SEVERITY = {"acd": "P1", "callsys": "P1", "ivr": "P2", "seat": "P3", "other": "P3"}
 DEFAULT_RESPONSE_LIMITS = {"P1": 15 * 60, "P2": 30 * 60, "P3": 60 * 60}  # seconds
@@ -87,6 +87,7 @@ class IncidentTracker:
         self._ids: set[str] = set()
         self._deadline_told: set[str] = set()
         self._groups: dict[str, set[str]] = {}
+        self._since: dict[str, Millis] = {}  # when an outage became a fault (overrun: later)
         for dep, members in self.config.dependencies.items():
             for m in members:
                 self._groups.setdefault(m, set()).add(dep)
@@ -119,6 +120,13 @@ class IncidentTracker:
         self._in_window[outage.id] = outage
 
     # -- from the engine ---------------------------------------------------------------------
+    def refresh(self, outages: Sequence[Outage]) -> None:
+        """The engine's newest record of outages it changed (a composite outage gains the
+        members that join it later): correlation reads what they are now, not what they were."""
+        for o in outages:
+            if o.id in self._outages:
+                self._outages[o.id] = o
+
     def on_events(
         self, events: Sequence[Event], windows: Sequence[MaintenanceWindow], now: Millis
     ) -> IncidentChanges:
@@ -133,6 +141,37 @@ class IncidentTracker:
                 changes.extend(self._ended_outage(o))
             elif ev.type is EventType.OUTAGE_RETRACTED:
                 self._in_window.pop(o.id, None)
+                changes.extend(self._retracted(o, now))
+        return changes
+
+    def _retracted(self, o: Outage, now: Millis) -> IncidentChanges:
+        """Late results showed outage `o` did not happen as recorded (a composite outage is
+        re-derived with another start, say): it leaves its incident, which is voided when
+        nothing else holds it up; the outage that replaces it finds its incident afresh."""
+        changes = IncidentChanges()
+        for inc in [i for i in self.open.values() if o.id in i.outage_ids]:
+            self._outages.pop(o.id, None)
+            self._ended.discard(o.id)
+            self._since.pop(o.id, None)
+            rest = tuple(oid for oid in inc.outage_ids if oid != o.id)
+            if not rest and inc.opened_by == "collector":
+                changes.extend(self._void(inc, f"outage {o.id} retracted", "collector", now))
+                continue
+            inc = replace(
+                inc,
+                outage_ids=rest,
+                components=tuple(sorted({oid.rsplit("@", 1)[0] for oid in rest}))
+                if inc.opened_by == "collector"
+                else inc.components,
+            )
+            self.open[inc.id] = inc
+            changes.incidents.append(inc)
+            changes.timeline.append(
+                TimelineEntry(inc.id, now, "retracted", detail={"outage": o.id})
+            )
+            if rest and all(oid in self._ended for oid in rest):
+                ends = [self._outages[oid].end for oid in rest if oid in self._outages]
+                changes.extend(self._restore(inc, max((e for e in ends if e), default=now), None))
         return changes
 
     def _started(self, o: Outage, windows: Sequence[MaintenanceWindow]) -> IncidentChanges:
@@ -145,7 +184,11 @@ class IncidentTracker:
 
     def _fault(self, o: Outage, detected: Millis) -> IncidentChanges:
         changes = IncidentChanges()
-        target = self._correlated(o)
+        # An overrun is a fault from the window's end: correlate from there, as the composite
+        # (made of the same overrun) does.
+        since = o.start if detected <= (o.detected_at or o.start) else max(o.start, detected)
+        self._since[o.id] = since
+        target = self._correlated(o, since)
         if target is not None:
             inc = self.open[target]
             severity = min(inc.severity, self._severity(o.component), key=_rank)
@@ -208,6 +251,7 @@ class IncidentTracker:
         for oid in inc.outage_ids:
             self._outages.pop(oid, None)
             self._ended.discard(oid)
+            self._since.pop(oid, None)
         changes = IncidentChanges(incidents=[inc])
         changes.timeline.append(
             TimelineEntry(inc.id, inc.restored_at or at, "restored", actor=actor or "collector")
@@ -217,29 +261,45 @@ class IncidentTracker:
         )
         return changes
 
-    def _correlated(self, o: Outage) -> str | None:
+    def _correlated(self, o: Outage, since: Millis) -> str | None:
+        """The open incident `o` joins: the closest relation wins (same system, then a
+        dependency, then the composite), then the earliest incident."""
         window = int(self.config.correlation_window * 1000)
         system = self._system_of(o.component)
-        for inc in sorted(self.open.values(), key=lambda i: (i.detected_at, i.id)):
+        best: tuple[int, Millis, str] | None = None
+        for inc in self.open.values():
             for oid in inc.outage_ids:
                 other = self._outages.get(oid)
-                if other is None or abs(other.start - o.start) > window:
+                if other is None:
                     continue
-                if self._related(o, system, other):
-                    return inc.id
-        return None
+                other_since = self._since.get(oid, other.start)
+                if abs(other_since - since) > window:
+                    continue
+                rank = self._relation(o, since, system, other, other_since)
+                if rank is not None and (best is None or (rank, inc.detected_at, inc.id) < best):
+                    best = (rank, inc.detected_at, inc.id)
+        return None if best is None else best[2]
 
-    def _related(self, o: Outage, system: str, other: Outage) -> bool:
+    def _relation(
+        self, o: Outage, since: Millis, system: str, other: Outage, other_since: Millis
+    ) -> int | None:
+        """How closely two outages are related (lower is closer), None if not at all. `since`:
+        when each became a fault. A composite outage relates to the members that were already
+        down when it began (those that made it), not to those failing later."""
         if self._system_of(other.component) == system:
-            return True
+            return 0
         if self._groups.get(o.component, set()) & self._groups.get(other.component, set()):
-            return True
+            return 1
         if o.component in self.config.dependencies.get(other.component, ()):
-            return True
+            return 1
         if other.component in self.config.dependencies.get(o.component, ()):
-            return True
+            return 1
         # a composite outage lists the components that made it in `probes`
-        return o.component in other.probes or other.component in o.probes
+        if o.component in other.probes and since <= other_since:
+            return 2
+        if other.component in o.probes and other_since <= since:
+            return 2
+        return None
 
     def _severity(self, component: str) -> str:
         if component in self.config.component_severity:
@@ -254,6 +314,199 @@ class IncidentTracker:
             candidate = f"{base}-{n}"
         self._ids.add(candidate)
         return candidate
+
+    # -- windows entered, changed or removed after the fact -------------------------------
+    def reclassify(
+        self,
+        outages: Sequence[Outage],
+        gone: set[str],
+        incidents: Sequence[Incident],
+        windows: Sequence[MaintenanceWindow],
+        now: Millis,
+        actor: str,
+        cause: str,
+        composite: str | None = None,
+    ) -> IncidentChanges:
+        """Make the incidents of `outages` (the down outages a window change touched, the
+        composite's re-derived ones included; `gone`: ids that no longer exist) what they would
+        be had the windows been entered in advance, so the facts never depend on when a window
+        was typed:
+
+        - an outage is a fault from its detection, or — detected inside a window — from the
+          window's end if it outlasted it; wholly inside a window it is no fault;
+        - the faults of the touched incidents (those opened by the collector) and the faults no
+          incident holds yet are grouped again in the order the tracker meets them (by the time
+          they became faults, the composite after its members), with the same correlation;
+        - each group keeps the id (and acknowledgement, report) of the touched incident it
+          shares most outages with, or opens a new incident; a touched incident left with no
+          group is voided (kept with `cause`, not counted).
+        Incidents opened by operators are theirs: left as they are."""
+        changes = IncidentChanges()
+        by_id = {o.id: o for o in outages}
+        when = {o.id: _fault_from(o, windows) for o in outages}
+        touched: list[Incident] = []
+        held: set[str] = set()  # outages in incidents this change does not regroup
+        for inc in incidents:
+            inc = self.open.get(inc.id, inc)
+            unknown = [
+                oid
+                for oid in inc.outage_ids
+                if oid not in by_id and oid not in gone and oid not in self._outages
+            ]
+            if inc.opened_by != "collector" or inc.voided is not None or unknown:
+                held.update(inc.outage_ids)  # (an outage of it not given: left as it is)
+            elif any(oid in by_id or oid in gone for oid in inc.outage_ids):
+                touched.append(inc)
+        touched_ids = {i.id for i in touched}
+        faults: list[tuple[Millis, Outage, Millis]] = []  # (since, outage, detected)
+        for o in outages:
+            d = when[o.id]
+            if o.id in held or any(
+                o.id in i.outage_ids for i in self.open.values() if i.id not in touched_ids
+            ):
+                continue
+            self._in_window.pop(o.id, None)
+            if d is None:
+                continue
+            if d > now:  # inside a window still running: a fault once it ends
+                if o.end is None:
+                    self._in_window[o.id] = o
+                continue
+            since = o.start if d <= (o.detected_at or o.start) else d
+            faults.append((since, o, d))
+        for inc in touched:
+            for oid in inc.outage_ids:
+                if oid not in by_id and oid not in gone and oid in self._outages:
+                    o = self._outages[oid]
+                    faults.append((self._since.get(oid, o.start), o, inc.detected_at))
+        for inc in touched:  # forget the old grouping; it is rebuilt below
+            self.open.pop(inc.id, None)
+            for oid in inc.outage_ids:
+                self._outages.pop(oid, None)
+                self._ended.discard(oid)
+                self._since.pop(oid, None)
+        groups: list[list[tuple[Millis, Outage, Millis]]] = []
+        window = int(self.config.correlation_window * 1000)
+        for since, o, d in sorted(
+            faults, key=lambda f: (f[0], f[1].component == composite, f[1].component, f[1].id)
+        ):
+            system = self._system_of(o.component)
+            best: tuple[int, Millis, int] | None = None
+            for n, group in enumerate(groups):
+                if all(f[1].end is not None and f[1].end <= d for f in group):
+                    continue  # restored before this one was detected: only open ones join
+                for s, other, _ in group:
+                    rank = self._relation(o, since, system, other, s)
+                    if abs(s - since) <= window and rank is not None:
+                        key = (rank, min(f[2] for f in group), n)
+                        best = key if best is None or key < best else best
+            if best is None:
+                groups.append([(since, o, d)])
+            else:
+                groups[best[2]].append((since, o, d))
+        reused: set[str] = set()
+        for group in groups:
+            ids = {o.id for _, o, _ in group}
+            old = max(
+                (i for i in touched if i.id not in reused and ids & set(i.outage_ids)),
+                key=lambda i: (len(ids & set(i.outage_ids)), -i.detected_at),
+                default=None,
+            )
+            changes.extend(self._regrouped(group, old, now, actor, cause))
+            if old is not None:
+                reused.add(old.id)
+        for inc in touched:
+            if inc.id not in reused:
+                changes.extend(self._void(inc, cause, actor, now))
+        return changes
+
+    def _regrouped(
+        self,
+        group: list[tuple[Millis, Outage, Millis]],
+        old: Incident | None,
+        now: Millis,
+        actor: str,
+        cause: str,
+    ) -> IncidentChanges:
+        """One regrouped incident: `old` changed to hold `group`, or a new one."""
+        group = sorted(group, key=lambda f: (f[2], f[1].component))
+        detected = group[0][2]
+        components = sorted({o.component for _, o, _ in group})
+        outage_ids = tuple(o.id for _, o, _ in group)
+        ended = [o.end for _, o, _ in group]
+        restored = None if any(e is None for e in ended) else max(e or 0 for e in ended)
+        severity = min((self._severity(c) for c in components), key=_rank)
+        first = min(o.start for _, o, _ in group)
+        if old is None:
+            _, head, _ = group[0]
+            inc = Incident(
+                id=self._new_id(detected),
+                components=tuple(components),
+                severity=severity,
+                detected_at=detected,
+                title=f"{head.component} down ({head.reason})"
+                if head.reason
+                else f"{head.component} down",
+                first_failed_at=first,
+                outage_ids=outage_ids,
+                restored_at=None if restored is None else max(restored, detected),
+            )
+            event = "detected"
+        else:
+            if old.restored_by is not None:  # an operator recorded restoration: theirs
+                restored = old.restored_at
+            inc = replace(
+                old,
+                components=tuple(components),
+                severity=severity,
+                detected_at=detected,
+                first_failed_at=first,
+                outage_ids=outage_ids,
+                restored_at=None if restored is None else max(restored, detected),
+                responded_at=None if old.responded_at is None else max(old.responded_at, detected),
+            )
+            if inc == old:
+                if inc.is_open:
+                    self._track(inc, group)
+                return IncidentChanges()
+            event = "reclassified"
+        if inc.is_open:
+            self._track(inc, group)
+        detail: dict[str, object] = {"cause": cause, "outages": list(outage_ids)}
+        if old is not None:
+            detail["detected_at"] = [old.detected_at, detected]
+        changes = IncidentChanges(incidents=[inc])
+        changes.timeline.append(TimelineEntry(inc.id, now, event, actor, detail))
+        changes.audit.append(AuditEntry(now, actor, f"incident.{event}", inc.id, detail))
+        if old is None:
+            changes.events.append(Event(EventType.INCIDENT_OPENED, detected, incident_id=inc.id))
+        if inc.restored_at is not None and (old is None or old.restored_at is None):
+            changes.events.append(
+                Event(EventType.INCIDENT_RESTORED, inc.restored_at, incident_id=inc.id)
+            )
+        return changes
+
+    def _track(self, inc: Incident, group: list[tuple[Millis, Outage, Millis]]) -> None:
+        self.open[inc.id] = inc
+        for since, o, _ in group:
+            self._outages[o.id] = o
+            self._since[o.id] = since
+            if o.end is not None:
+                self._ended.add(o.id)
+
+    def _void(self, inc: Incident, cause: str, actor: str, now: Millis) -> IncidentChanges:
+        inc = replace(inc, voided=cause)
+        self.open.pop(inc.id, None)
+        for oid in inc.outage_ids:
+            self._outages.pop(oid, None)
+            self._ended.discard(oid)
+            self._since.pop(oid, None)
+        detail = {"cause": cause}
+        return IncidentChanges(
+            incidents=[inc],
+            timeline=[TimelineEntry(inc.id, now, "voided", actor, detail)],
+            audit=[AuditEntry(now, actor, "incident.void", inc.id, detail)],
+        )
 
     # -- the clock ---------------------------------------------------------------------------
     def tick(self, windows: Sequence[MaintenanceWindow], now: Millis) -> IncidentChanges:
@@ -325,12 +578,42 @@ class IncidentTracker:
         return self._operator(inc, "acked", "incident.ack", actor, now, {})
 
     def restore(
-        self, inc: Incident, actor: str, now: Millis, at: Millis | None = None
+        self,
+        inc: Incident,
+        actor: str,
+        now: Millis,
+        at: Millis | None = None,
+        force: bool = False,
+        reason: str | None = None,
     ) -> IncidentChanges:
+        """Restoration recorded by hand. Refused while one of the incident's outages is still
+        open (the collector records the real recovery itself) or `at` lies before detection or
+        in the future, unless `force` with a `reason`, which the audit trail keeps."""
+        if inc.voided is not None:
+            raise IncidentError(f"{inc.id} is void ({inc.voided}): nothing to restore")
         if inc.restored_at is not None:
             raise IncidentError(f"{inc.id} is restored already")
-        changes = self._restore(inc, at if at is not None else now, actor)
-        changes.audit.append(AuditEntry(now, actor, "incident.restore", inc.id, {}))
+        when = at if at is not None else now
+        problems = []
+        still = [oid for oid in inc.outage_ids if oid in self._outages and oid not in self._ended]
+        if still:
+            problems.append(f"outage {', '.join(still)} is still open")
+        if when < inc.detected_at:
+            problems.append(f"at: before the incident was detected ({_iso(inc.detected_at)})")
+        if when > now:
+            problems.append("at: in the future")
+        if problems and not force:
+            raise IncidentError(
+                f"{inc.id}: {'; '.join(problems)} — restore with force and a reason "
+                "(--force --reason …) if the service is really back"
+            )
+        if force and not (reason or "").strip():
+            raise IncidentError("reason: required with force")
+        changes = self._restore(inc, when, actor)
+        detail: dict[str, object] = {"at": when}
+        if force:
+            detail.update(force=True, reason=reason, overridden=problems)
+        changes.audit.append(AuditEntry(now, actor, "incident.restore", inc.id, detail))
         return changes
 
     def report(self, inc: Incident, ref: str, actor: str, now: Millis) -> IncidentChanges:
@@ -374,3 +657,28 @@ def _window_end(
     """When the maintenance covering the component since `since` stopped (≤ now)."""
     spans = covered(windows, component, since, now)
     return spans[-1][1] if spans else now
+
+
+def _fault_from(o: Outage, windows: Sequence[MaintenanceWindow]) -> Millis | None:
+    """When outage `o` became a fault, as the tracker decides it when the windows are known in
+    advance: at its detection, unless that falls inside a window covering it — then at the end
+    of that maintenance if the outage outlasted it, else never (None)."""
+    detected = o.detected_at or o.start
+    if not in_window(windows, o.component, detected):
+        return detected
+    spans = covered(windows, o.component, detected, _FAR)
+    end = spans[0][1] if spans else detected
+    if o.end is not None and o.end <= end:
+        return None
+    return end
+
+
+def _counts(when: Millis | None, now: Millis) -> bool:
+    return when is not None and when <= now
+
+
+_FAR: Millis = 2**62
+
+
+def _iso(ms: Millis) -> str:
+    return format_instant(ms) or str(ms)

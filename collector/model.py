@@ -123,10 +123,13 @@ class Incident:
     restored_by: str | None = None  # None: restoration detected by the collector
     report_submitted_at: Millis | None = None
     report_ref: str | None = None
+    # Why the incident does not count (its downtime turned out to be maintenance: a window
+    # entered afterwards covers it). Kept on record, left out of the facts, never reopened.
+    voided: str | None = None
 
     @property
     def is_open(self) -> bool:
-        return self.restored_at is None
+        return self.restored_at is None and self.voided is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,19 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from collector.config import CollectorConfig
-from collector.engine import Changes, Engine, Event
+from collector.engine import (
+    Changes,
+    Engine,
+    Event,
+    Member,
+    derive_composite,
+    diff_outages,
+    member_of,
+)
 from collector.facts import build_facts
 from collector.incidents import IncidentChanges, IncidentError, IncidentTracker
 from collector.ingest import Batch
-from collector.maintenance import check_rrule, covered, in_window
+from collector.maintenance import check_rrule, covered, in_window, occurrences
 from collector.model import (
     AuditEntry,
     Component,
@@ -86,6 +94,9 @@ class Collector:
         self._tasks: list[asyncio.Task[None]] = []
         self._pruned_at: Millis = 0
         self.counters = {"accepted": 0, "rejected": 0, "duplicate_batches": 0}
+
+    def _known(self, component: str) -> bool:
+        return component == self.config.engine.composite_id or component in self.systems
 
     def system_of(self, component: str) -> str:
         if component == self.config.engine.composite_id:
@@ -296,6 +307,7 @@ class Collector:
             await self.store.delete_outages(changes.deletes)
         if changes.upserts:
             await self.store.upsert_outages(changes.upserts)
+        self.tracker.refresh(changes.upserts)
         incidents = self.tracker.on_events(changes.events, self.windows, now)
         await self._apply_incidents(incidents, publish=False)
         await self._publish([*changes.events, *incidents.events])  # cause before consequence
@@ -340,12 +352,20 @@ class Collector:
         approval_ref: str,
         rrule: str | None = None,
         window_id: str | None = None,
+        new_component: bool = False,
     ) -> MaintenanceWindow:
         """Create a window, or with `window_id` replace one (its created_at/by are kept and the
         audit trail holds what it was before). Under the lock only writes (durable locally,
         also while InfluxDB is down) and memory: no read that could hold ingest up."""
         if not components:
             raise ValueError("components: name components or '*'")
+        unknown = [c for c in components if c != "*" and not self._known(c)]
+        if unknown and not new_component:
+            # a typo here would turn real maintenance into fault time
+            raise ValueError(
+                f"components: unknown {', '.join(unknown)} (no results seen from it); check the "
+                "id, or say new_component (--new-component) for hardware being installed"
+            )
         if end <= start:
             raise ValueError("end: must be after start")
         if rrule is not None:
@@ -390,10 +410,12 @@ class Collector:
                 }
             await self.store.append_audit(AuditEntry(now, actor, action, window.id, detail))
             self.windows = _ordered([*(w for w in self.windows if w.id != window.id), window])
+        await self._reclassify(actor, [w for w in (before, window) if w is not None], window.id)
         return window
 
     async def remove_window(self, actor: str, window_id: str) -> None:
-        if not any(w.id == window_id for w in self.windows):
+        removed = next((w for w in self.windows if w.id == window_id), None)
+        if removed is None:
             raise NotFound(f"no maintenance window {window_id}")
         # outside the lock: the store may read to find the window (InfluxDB)
         if not await self.store.delete_window(window_id):
@@ -403,6 +425,112 @@ class Collector:
             await self.store.append_audit(
                 AuditEntry(self.clock(), actor, "window.remove", window_id)
             )
+        await self._reclassify(actor, [removed], f"{window_id} removed")
+
+    async def _reclassify(
+        self, actor: str, changed: Sequence[MaintenanceWindow], cause: str
+    ) -> None:
+        """A window entered, changed or removed after its time began: classify the time it
+        touched again, so the composite 话务系统 and the incidents are what they would be had
+        the window been known in advance (the facts must not depend on when it was typed).
+        The engine's own tick re-derives the recent composite; this also reaches history the
+        engine no longer holds. Reads happen outside the lock; writes under it."""
+        if not self.ready:
+            return
+        now = self.clock()
+        floor = now - int(self.config.keep_days * DAY)
+        spans = [
+            (max(o.start, floor), min(o.end, now))
+            for o in occurrences(changed, floor, now)
+            if o.start < now
+        ]
+        if not spans:
+            return  # entered ahead: nothing has happened in it yet
+        lo, hi = min(s for s, _ in spans), max(e for _, e in spans)
+        cid = self.config.engine.composite_id
+        if cid is not None:  # the composite outages there may reach further: read all of them
+            near = await self.store.read_outages(
+                since=lo - 1, until=hi + 1, component=cid, kind=None
+            )
+            for o in near:
+                lo, hi = min(lo, o.start), max(hi, now if o.end is None else o.end)
+        # the members' state just before matters to a composite piece reaching into [lo, hi)
+        history = await self.store.read_outages(since=lo - DAY, until=hi + 1, kind=None)
+        stored = [o for o in history if o.start <= hi and (o.end is None or o.end >= lo)]
+        since = min([o.start for o in stored] + [lo]) - DAY
+        incidents = await self.store.incidents(since=since)
+        async with self._lock:
+            now = self.clock()
+            memory = {o.id: o for o in self.engine.outages()}
+            outages = {o.id: memory.get(o.id, o) for o in stored}
+            composite = Changes()
+            if cid is not None:
+                members = {o.id: memory.get(o.id, o) for o in history}
+                composite = self._recompose(cid, members, lo, hi, now)
+                for oid in composite.deletes:
+                    outages.pop(oid, None)
+                outages.update({o.id: o for o in composite.upserts})
+                if composite.deletes:
+                    await self.store.delete_outages(composite.deletes)
+                if composite.upserts:
+                    await self.store.upsert_outages(composite.upserts)
+                self.engine.adopt_composite(composite.deletes, composite.upserts)
+            ids = set(outages) | set(composite.deletes)
+            touched = [
+                self.tracker.open.get(i.id, i)
+                for i in incidents
+                if any(oid in ids for oid in i.outage_ids)
+            ]
+            # the other outages of those incidents, for regrouping them whole
+            wanted = {oid for i in touched for oid in i.outage_ids} - ids
+            outages.update({o.id: memory.get(o.id, o) for o in history if o.id in wanted})
+            down = [o for o in outages.values() if o.kind is IntervalKind.DOWN]
+            changes = self.tracker.reclassify(
+                down, set(composite.deletes), touched, self.windows, now, actor, cause, cid
+            )
+            await self._apply_incidents(changes, publish=False)
+            await self._publish([*composite.events, *changes.events])
+        if composite or changes.incidents:
+            log.info(
+                "window %s: reclassified %d composite outage(s), %d incident(s)",
+                cause,
+                len(composite.upserts) + len(composite.deletes),
+                len(changes.incidents),
+            )
+
+    def _recompose(
+        self, cid: str, outages: dict[str, Outage], lo: Millis, hi: Millis, now: Millis
+    ) -> Changes:
+        """The composite's outages overlapping [lo, hi), derived again from its members'."""
+        rules = self.config.engine.composite
+        members: dict[str, list[Member]] = {}
+        for component, system in sorted(self.systems.items()):
+            if component == cid or system not in rules:
+                continue
+            mine = [o for o in outages.values() if o.component == component]
+            down = [o for o in mine if o.kind is IntervalKind.DOWN]
+            silent = [o for o in mine if o.kind is IntervalKind.NO_DATA]
+            members.setdefault(system, []).append(
+                member_of(component, down, silent, self.engine.maintenance, now)
+            )
+        down_out, no_data_out = derive_composite(cid, rules, members, now)
+
+        def near(o: Outage) -> bool:
+            return o.start < hi and (o.end is None or o.end > lo)
+
+        changes = Changes()
+        for kind, derived in ((IntervalKind.DOWN, down_out), (IntervalKind.NO_DATA, no_data_out)):
+            current = {
+                o.id: o
+                for o in outages.values()
+                if o.component == cid and o.kind is kind and near(o)
+            }
+            wanted = {k: o for k, o in derived.items() if near(o)}
+            for k, o in current.items():  # keep what an operator recorded on them
+                if k in wanted:
+                    wanted[k] = replace(wanted[k], excluded=o.excluded)
+            changes.extend(diff_outages(current, wanted, no_data=kind is IntervalKind.NO_DATA))
+        return changes
 
     # -- disputes ----------------------------------------------------------------------------
     async def exclude_outage(
@@ -456,9 +584,10 @@ class Collector:
         severity: str | None,
         title: str,
         detected_at: Millis | None = None,
+        new_component: bool = False,
     ) -> Incident:
-        unknown = [c for c in components if self.system_of(c) == "other" and c not in self.systems]
-        if unknown:
+        unknown = [c for c in components if not self._known(c)]
+        if unknown and not new_component:
             raise ValueError(
                 f"components: unknown {', '.join(unknown)} (no results seen); for a fault no "
                 f"probe covers, name the system's composite ({self.config.engine.composite_id}) "
@@ -488,7 +617,9 @@ class Collector:
                 if action == "ack":
                     changes = self.tracker.ack(inc, actor, now)
                 elif action == "restore":
-                    changes = self.tracker.restore(inc, actor, now, kw.get("at"))
+                    changes = self.tracker.restore(
+                        inc, actor, now, kw.get("at"), kw.get("force", False), kw.get("reason")
+                    )
                 elif action == "report":
                     changes = self.tracker.report(inc, kw.get("ref") or "", actor, now)
                 elif action == "annotate":

@@ -79,6 +79,7 @@ def incident(i: Incident) -> dict[str, Any]:
         "report_submitted_at": iso(i.report_submitted_at),
         "report_ref": i.report_ref,
         "outages": list(i.outage_ids),
+        "voided": i.voided,
     }
 
 

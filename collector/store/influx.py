@@ -638,7 +638,7 @@ class InfluxStore:
             for i in map(schema.incident_from_row, (await self._latest("incident", "id")).values())
             if (since is None or i.detected_at >= since)
             and (until is None or i.detected_at < until)
-            and (not open_only or i.restored_at is None)
+            and (not open_only or i.is_open)
         ]
         return sorted(found, key=lambda i: (i.detected_at, i.id))
 

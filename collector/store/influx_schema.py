@@ -250,6 +250,7 @@ def incident_line(i: Incident, version: int) -> str:
             "restored_by": i.restored_by,
             "report_submitted_at": i.report_submitted_at,
             "report_ref": i.report_ref,
+            "voided": i.voided,
         },
         version,
     )
@@ -271,6 +272,7 @@ def incident_from_row(row: Mapping[str, Any]) -> Incident:
         restored_by=row.get("restored_by"),
         report_submitted_at=row.get("report_submitted_at"),
         report_ref=row.get("report_ref"),
+        voided=row.get("voided"),
     )
 
 

@@ -114,6 +114,8 @@ _MIGRATIONS: list[str] = [
     """,
     # 2: a digest of each batch's rows, to tell a resent batch from another one under its id
     "ALTER TABLE batches ADD COLUMN digest TEXT;",
+    # 3: an incident whose downtime turned out to be maintenance is voided, not deleted
+    "ALTER TABLE incidents ADD COLUMN voided TEXT;",
 ]
 
 _FAR = 2**62  # "until forever" for open intervals in range queries
@@ -501,7 +503,7 @@ class SqliteStore:
     async def upsert_incident(self, incident: Incident) -> None:
         i = incident
         await self._write(
-            "INSERT OR REPLACE INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     i.id,
@@ -518,6 +520,7 @@ class SqliteStore:
                     i.restored_by,
                     i.report_submitted_at,
                     i.report_ref,
+                    i.voided,
                 )
             ],
         )
@@ -537,7 +540,7 @@ class SqliteStore:
             where.append("detected_at < ?")
             args.append(until)
         if open_only:
-            where.append("restored_at IS NULL")
+            where.append("restored_at IS NULL AND voided IS NULL")
         sql = "SELECT * FROM incidents"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -751,4 +754,5 @@ def _incident(r: tuple[Any, ...]) -> Incident:
         restored_by=r[11],
         report_submitted_at=r[12],
         report_ref=r[13],
+        voided=r[14],
     )
