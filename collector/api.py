@@ -263,6 +263,12 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
             raise HTTPError(400, f"{key}: longer than {_MAX_TEXT} characters")
         return value
 
+    def flag(data: dict[str, Any], key: str) -> bool:
+        value = data.get(key, False)
+        if not isinstance(value, bool):
+            raise HTTPError(400, f"{key}: must be true or false")
+        return value
+
     def instant(data: dict[str, Any], key: str) -> int:
         try:
             return parse_instant(data.get(key))
@@ -544,6 +550,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
             text(data, "approval_ref", required=False),
             rrule,
             window_id,
+            new_component=flag(data, "new_component"),
         )
         return _json(views.window(w), 200 if window_id else 201)
 
@@ -608,7 +615,12 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         if data.get("detected_at") is not None:
             detected = instant(data, "detected_at")
         inc = await collector.open_incident(
-            who.name, components, data.get("severity"), text(data, "title"), detected
+            who.name,
+            components,
+            data.get("severity"),
+            text(data, "title"),
+            detected,
+            new_component=flag(data, "new_component"),
         )
         return _json(views.incident(inc), 201)
 
@@ -635,8 +647,12 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
             raise HTTPError(404, f"no action {action}")
         data = obj(await body(request) or {})
         kw: dict[str, Any] = {}
-        if action == "restore" and data.get("at") is not None:
-            kw["at"] = instant(data, "at")
+        if action == "restore":
+            if data.get("at") is not None:
+                kw["at"] = instant(data, "at")
+            kw["force"] = flag(data, "force")
+            if data.get("reason") is not None:
+                kw["reason"] = text(data, "reason")
         if action == "report":
             kw["ref"] = text(data, "ref")
         if action == "annotate":

@@ -59,7 +59,10 @@ class CollectorClient:
                 error = response.json().get("error", response.text)
             except ValueError:
                 error = response.text
-            raise ClientError(f"collector said {response.status_code}: {error}")
+            # 4xx: the request or its token was refused (the caller's to fix: exit 3);
+            # 5xx: the collector failed (exit 1, like an unreachable one)
+            usage = 400 <= response.status_code < 500 and response.status_code not in (408, 429)
+            raise ClientError(f"collector said {response.status_code}: {error}", usage=usage)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()

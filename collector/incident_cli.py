@@ -30,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opn.add_argument("--title", required=True)
     opn.add_argument("--severity", choices=["P1", "P2", "P3"])
     opn.add_argument("--detected-at", help="ISO 8601 with offset (default: now)")
+    opn.add_argument(
+        "--new-component",
+        action="store_true",
+        help="the components have not reported yet (hardware being installed)",
+    )
     parsers.append(opn)
     ack = sub.add_parser("ack", help="acknowledge (your token's name is recorded)")
     ack.add_argument("id")
@@ -37,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     restore = sub.add_parser("restore", help="record restoration by hand")
     restore.add_argument("id")
     restore.add_argument("--at", help="ISO 8601 with offset (default: now)")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="record it although an outage is still open or --at is before detection "
+        "(needs --reason; audited)",
+    )
+    restore.add_argument("--reason", help="why, with --force")
     parsers.append(restore)
     report = sub.add_parser("report", help="record the written report (书面报告) as submitted")
     report.add_argument("id")
@@ -100,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
                     print(json.dumps(rows, ensure_ascii=False, indent=2))
                     return 0
                 for i in rows:
-                    state = "restored" if i["restored_at"] else "OPEN"
+                    state = (
+                        "VOID" if i.get("voided") else "restored" if i["restored_at"] else "OPEN"
+                    )
                     acked = f"acked by {i['responded_by']}" if i["responded_at"] else "not acked"
                     print(
                         f"{i['id']}  {i['severity']}  {state}  {acked}  detected {i['detected_at']}"
@@ -115,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
                     "severity": args.severity,
                     "detected_at": args.detected_at,
                 }
+                if args.new_component:
+                    body["new_component"] = True
                 print(client.call("POST", "/api/v1/incidents", json=body)["id"])
             elif args.action == "outages":
                 params = {
@@ -144,8 +160,13 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{args.outage}: {args.action} recorded")
             elif args.action in ("ack", "restore", "report", "annotate"):
                 body = {}
-                if args.action == "restore" and args.at:
-                    body["at"] = args.at
+                if args.action == "restore":
+                    if args.at:
+                        body["at"] = args.at
+                    if args.force:
+                        body["force"] = True
+                    if args.reason:
+                        body["reason"] = args.reason
                 if args.action == "report":
                     body["ref"] = _ref(args.ref)
                 if args.action == "annotate":

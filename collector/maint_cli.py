@@ -30,6 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument(
         "--rrule", help="RFC 5545 RRULE for a recurring window, e.g. FREQ=WEEKLY;BYDAY=SU"
     )
+    add.add_argument(
+        "--new-component",
+        action="store_true",
+        help="the components have not reported yet (hardware being installed); "
+        "without it an unknown component id is refused",
+    )
     lst = sub.add_parser("list", help="show windows")
     lst.add_argument("--json", action="store_true", help="print the API's JSON")
     rm = sub.add_parser("rm", help="delete a window (the audit trail keeps it)")
@@ -58,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
                     body["duration"] = args.duration
                 if args.rrule:
                     body["rrule"] = args.rrule
+                if args.new_component:
+                    body["new_component"] = True
                 window = client.call("POST", "/api/v1/maintenance", json=body)
                 print(window["id"])
             elif args.action == "list":

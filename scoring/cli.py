@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from datetime import UTC
 from pathlib import Path
@@ -59,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             if not args.month:
                 raise InputError(["--month: required with --collector"])
+            if not re.fullmatch(r"\d{4}-\d{2}", args.month):
+                raise InputError([f"--month: expected YYYY-MM, not {args.month[:20]!r}"])
             data = _fetch_facts(args.collector, args.month, args.token_file)
         if args.as_of:
             if not isinstance(data, dict):
@@ -131,8 +134,12 @@ def _fetch_facts(url: str, month: str, token_file: str | None) -> Any:
         response = httpx.get(endpoint, params={"month": month}, headers=headers, timeout=60)
     except httpx.HTTPError as exc:
         raise _Unavailable(f"cannot reach the collector at {endpoint}: {exc}") from None
+    # A refused token or request is the caller's to fix (exit 3, as for bad facts); a collector
+    # that fails (5xx) is unavailable (exit 1), as one that cannot be reached.
     if response.status_code in (401, 403):
-        raise _Unavailable(f"{endpoint}: token refused ({response.status_code}); see --token-file")
+        raise FactsError([f"--token-file: {endpoint} refused the token ({response.status_code})"])
+    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+        raise FactsError([f"{endpoint}: HTTP {response.status_code}: {response.text[:200]}"])
     if response.status_code != 200:
         raise _Unavailable(f"{endpoint}: HTTP {response.status_code}: {response.text[:200]}")
     from scoring.facts import read_facts_json

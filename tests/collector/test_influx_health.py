@@ -118,7 +118,8 @@ async def test_ingest_answers_while_an_operator_request_waits_for_influxdb(
 ) -> None:
     server, served = on_influx
     window = {"components": ["seat-0"], "start": format_instant(T0 + 3600 * S),
-              "duration": "1h", "reason": "upgrade", "approval_ref": "CR-1"}  # fmt: skip
+              "duration": "1h", "reason": "upgrade", "approval_ref": "CR-1",
+              "new_component": True}  # fmt: skip
     r = await served.operator.put("/api/v1/maintenance/mw-1", json=window)
     assert r.status_code == 404  # (a window is created with POST; its id is the collector's)
     r = await served.operator.post("/api/v1/maintenance", json=window)
