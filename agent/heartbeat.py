@@ -23,7 +23,15 @@ def heartbeat_body(
         "agent": agent,
         "sent_at": now.isoformat(timespec="milliseconds"),
         "interval": int(interval) if float(interval).is_integer() else interval,
-        "spool": {"pending": spool.pending, "bytes": spool.bytes, "dropped": spool.dropped},
+        "spool": {
+            "pending": spool.pending,
+            "bytes": spool.bytes,
+            "dropped": spool.dropped,
+            "dropped_changes": spool.dropped_changes,
+            "held": spool.held,  # in memory while the disk refuses writes
+            "unwritten": spool.unwritten,  # of dropped: lost because the disk refused them
+            "error": spool.error,  # why the disk refuses writes now, else null
+        },
         "health": health.to_dict(),
     }
     if host is not None:

@@ -10,6 +10,9 @@ results are retried after any failure, with exponential backoff and jitter. Answ
   is safe), the batch limit halved, and retried.
 - other 4xx (401 bad token, 400 malformed…): logged as an error naming the status, the spool
   kept, retried with backoff (a token fixed by SIGHUP or a collector fix lets it drain).
+The spool refusing a write (disk full) pauses shipping and is retried with backoff; an
+acknowledged batch whose deletion failed is deleted on the retry, never sent again. Any other
+error is logged (once while it repeats) and retried: the shipper task never dies of one.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import httpx
 
 from agent.config import AgentConfig
 from agent.health import Health, backoff_delay
-from agent.spool import Batch, Spool
+from agent.spool import Batch, Spool, SpoolWriteError
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,9 @@ class Shipper:
         self._rng = random.Random()
         self._client = make_client(config)
         self._attempt = 0
+        self._spool_attempt = 0
+        self._acked: str | None = None  # the collector has it; the spool still must forget it
+        self._last_error: str | None = None
         self.configure(config, token)
 
     def configure(self, config: AgentConfig, token: str) -> None:
@@ -76,18 +82,49 @@ class Shipper:
         return {"Authorization": f"Bearer {self._token}"}
 
     async def run(self) -> None:
-        """Ship forever (until cancelled)."""
+        """Ship forever (until cancelled); no error ends it."""
         while True:
-            if not self.spool.has_batch:
-                await self._wait_ready()
-            batch = await self.spool.take_batch(
-                self.config.name, self._max_items, self.config.batch_bytes
-            )
-            if batch is None:
-                continue
-            delay = await self._ship(batch)
+            try:
+                delay = await self._step()
+            except asyncio.CancelledError:
+                raise
+            except SpoolWriteError:  # the spool logged it once; retry until the disk takes it
+                delay = self._spool_backoff()
+            except Exception as exc:
+                delay = self._spool_backoff()
+                message = f"{type(exc).__name__}: {exc}"
+                if message != self._last_error:
+                    self._last_error = message
+                    log.exception("shipping failed (%s); retrying, logged again if it changes", exc)
+            else:
+                self._spool_attempt = 0
+                if self._last_error is not None:
+                    log.info("shipping works again")
+                    self._last_error = None
             if delay:
                 await asyncio.sleep(delay)
+
+    def _spool_backoff(self) -> float:
+        delay = backoff_delay(
+            self._spool_attempt, self.config.backoff_initial, self.config.backoff_max, self._rng
+        )
+        self._spool_attempt += 1
+        return delay
+
+    async def _step(self) -> float:
+        """One batch (or the retry of an acknowledgement); the seconds to wait after it."""
+        if self._acked is not None:
+            await self.spool.ack(self._acked)
+            self._acked = None
+            return 0.0
+        if not self.spool.has_batch:
+            await self._wait_ready()
+        batch = await self.spool.take_batch(
+            self.config.name, self._max_items, self.config.batch_bytes
+        )
+        if batch is None:
+            return 0.0
+        return await self._ship(batch)
 
     async def flush(self, timeout: float) -> bool:
         """Ship what is spooled, for at most `timeout` seconds; True when the spool is empty."""
@@ -96,15 +133,21 @@ class Shipper:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            batch = await self.spool.take_batch(
-                self.config.name, self._max_items, self.config.batch_bytes
-            )
-            if batch is None:
-                return True
             try:
+                if self._acked is not None:
+                    await self.spool.ack(self._acked)
+                    self._acked = None
+                    continue
+                batch = await self.spool.take_batch(
+                    self.config.name, self._max_items, self.config.batch_bytes
+                )
+                if batch is None:
+                    return True
                 async with asyncio.timeout(remaining):  # not wait_for: see Spool.wait_for_data
                     delay = await self._ship(batch)
             except TimeoutError:
+                return False
+            except SpoolWriteError:  # the disk refuses: what is left stays for the next start
                 return False
             if delay:
                 await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
@@ -135,7 +178,9 @@ class Shipper:
         status = response.status_code
         if 200 <= status < 300:
             self._rejected(batch, response)
+            self._acked = batch.id
             await self.spool.ack(batch.id)
+            self._acked = None
             if self._attempt:
                 log.info("collector accepts results again (batch %s)", batch.id)
             self._attempt = 0

@@ -19,6 +19,13 @@ is sent, so a retry after a crash sends the same id with the same results; rows 
 the transaction that records the collector's 202.
 
 All SQLite work runs on one dedicated thread, in order, so the event loop never waits on disk.
+
+When the disk refuses (full, I/O error, any SQLite error on write): results are held in memory,
+coalesced like on disk, and written first once a write succeeds again (retried every
+`retry_every` seconds); past `hold_max` rows the oldest non-changes go first, and whatever is
+lost that way is counted in `dropped` (and `unwritten`). The spool logs the refusal once when
+it starts and once when it ends, and `stats()` carries the error for the heartbeat. Batch
+marking, acknowledgement and release raise SpoolWriteError for the shipper to retry.
 """
 
 from __future__ import annotations
@@ -64,6 +71,23 @@ class SpoolError(Exception):
     """The spool cannot be opened (unwritable directory, not a spool database, …)."""
 
 
+class SpoolWriteError(Exception):
+    """A batch could not be marked, acknowledged or released: the disk refused (full, I/O
+    error). Nothing changed; retry later. The spool has logged it (once per episode)."""
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open: SQLite rolls back by itself on some errors
+    (SQLITE_FULL, SQLITE_IOERR…), and ROLLBACK then raises "no transaction is active",
+    which would hide the real error."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
+_DISK_ERRORS = (sqlite3.Error, OSError)
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     id: str
@@ -89,24 +113,50 @@ class _Last:
     size: int = 0
 
 
+@dataclass(slots=True)
+class _Held:
+    """A result (or coalesced run) the disk refused, waiting in memory for the next write."""
+
+    key: str
+    body: dict[str, Any]
+    change: bool
+
+
 @dataclass(frozen=True, slots=True)
 class SpoolStats:
     pending: int  # rows in the spool, batched or not
     bytes: int
-    dropped: int  # results dropped by the cap, ever (persisted)
+    dropped: int  # results dropped by the cap or unwritable, ever (persisted)
     dropped_changes: int  # of those rows, how many were state changes
+    held: int = 0  # rows held in memory while the disk refuses writes
+    unwritten: int = 0  # of `dropped`, results lost because the disk refused them (this run)
+    error: str | None = None  # why the disk refuses writes right now
 
 
 class Spool:
     """Durable, ordered, coalescing store of results waiting for the collector."""
 
     def __init__(
-        self, path: str, max_bytes: int, fsync: str = "full", group_window: float = 0.05
+        self,
+        path: str,
+        max_bytes: int,
+        fsync: str = "full",
+        group_window: float = 0.05,
+        hold_max: int = 10_000,
+        retry_every: float = 0.5,
     ) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.fsync = fsync
         self.group_window = group_window  # seconds a put waits for others to share its commit
+        self.hold_max = hold_max  # rows held in memory at most while the disk refuses
+        self.retry_every = retry_every  # seconds between write attempts while it refuses
+        self._held: list[_Held] = []
+        self._held_last: dict[str, int] = {}  # key -> index of its newest held row
+        self._unwritten = 0
+        self._error: str | None = None
+        self._retry_at = 0.0
+        self._counters_dirty = False
         self._closed = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         self._db: sqlite3.Connection | None = None
@@ -140,7 +190,19 @@ class Spool:
 
     async def close(self) -> None:
         if self._db is not None:
+            self._retry_at = 0.0  # one last attempt for what is held
             await self._call(self._drain)  # what is still waiting for its group commit
+            if self._held:
+                held = self._held
+                results = sum(int(h.body.get("count", 1)) for h in held)
+                self._count_lost(results, sum(1 for h in held if h.change))
+                self._held, self._held_last = [], {}
+                log.error(
+                    "spool %s still refuses writes (%s): %d results held in memory are lost",
+                    self.path,
+                    self._error,
+                    results,
+                )
             await self._call(self._close)
         self._closed = True
         self._executor.shutdown(wait=True)
@@ -151,10 +213,19 @@ class Spool:
         return self._batch is not None
 
     def stats(self) -> SpoolStats:
-        return SpoolStats(self._rows, self._bytes, self._dropped, self._dropped_changes)
+        return SpoolStats(
+            self._rows,
+            self._bytes,
+            self._dropped,
+            self._dropped_changes,
+            len(self._held),
+            self._unwritten,
+            self._error,
+        )
 
     async def put(self, results: list[dict[str, Any]]) -> None:
-        """Store results; returns once they are committed (fsynced with `fsync: full`)."""
+        """Store results; returns once they are committed (fsynced with `fsync: full`), or,
+        while the disk refuses writes, once they are held in memory (see the module doc)."""
         assert self._loop is not None, "Spool.open() first"
         future: asyncio.Future[None] = self._loop.create_future()
         with self._lock:
@@ -172,6 +243,14 @@ class Spool:
         if not self._closed:
             self._executor.submit(self._drain)
 
+    def _retry_held(self) -> None:
+        """Try the held results again although nothing new was put."""
+        with self._lock:
+            if self._drain_scheduled or not self._held:
+                return
+            self._drain_scheduled = True
+        self._submit_drain()
+
     async def wait_for_data(self, timeout: float | None) -> None:
         """Wait until something is put (or `timeout` passes)."""
         self._data.clear()
@@ -184,15 +263,15 @@ class Spool:
     async def take_batch(self, agent: str, max_items: int, max_bytes: int) -> Batch | None:
         """The batch being sent (the same id and rows after a failure or restart), or a new one
         from the oldest unbatched rows; None when the spool is empty."""
-        return await self._call(self._take_batch, agent, max_items, max_bytes)
+        return await self._call(self._guarded, self._take_batch, agent, max_items, max_bytes)
 
     async def ack(self, batch_id: str) -> None:
-        """The collector answered 202: forget the batch's rows."""
-        await self._call(self._ack, batch_id)
+        """The collector answered 202: forget the batch's rows (SpoolWriteError: retry)."""
+        await self._call(self._guarded, self._ack, batch_id)
 
     async def release(self, batch_id: str) -> None:
         """Unmark a batch the collector refused as a whole without storing it (e.g. 413)."""
-        await self._call(self._release, batch_id)
+        await self._call(self._guarded, self._release, batch_id)
 
     # ---- the spool thread -----------------------------------------------------------------
 
@@ -245,18 +324,45 @@ class Spool:
             self._lockfile.close()  # releases the flock
             self._lockfile = None
 
+    def _guarded(self, fn: Any, *args: Any) -> Any:
+        """Run a batch operation; a disk error becomes SpoolWriteError (logged once)."""
+        db = self._db
+        assert db is not None
+        changes = db.total_changes
+        try:
+            result = fn(*args)
+        except _DISK_ERRORS as exc:
+            _rollback(db)
+            self._refused(exc)
+            raise SpoolWriteError(f"spool {self.path}: {exc}") from exc
+        if self._error is not None and not self._held and db.total_changes != changes:
+            self._writable_again()  # it committed a write
+        return result
+
     def _drain(self) -> None:
         with self._lock:
             items, self._queue = self._queue, []
             self._drain_scheduled = False
-        if not items:
+        fresh = [r for results, _ in items for r in results]
+        if not fresh and not self._held:
             return
         error: BaseException | None = None
-        try:
-            self._write([r for results, _ in items for r in results])
-        except BaseException as exc:  # the callers must hear of it; nothing was committed
-            log.exception("spool write failed")
-            error = exc
+        if self._error is not None and time.monotonic() < self._retry_at:
+            self._hold(fresh)  # the disk refused a moment ago: do not hammer it
+        else:
+            held = [h.body for h in self._held]
+            try:
+                self._write(held + fresh)
+            except _DISK_ERRORS as exc:  # nothing was committed: keep them in memory
+                self._refused(exc)
+                self._hold(fresh)
+            except BaseException as exc:  # a bug: the callers must hear of it
+                log.exception("spool write failed")
+                error = exc
+            else:
+                self._held, self._held_last = [], {}
+                if self._error is not None:
+                    self._writable_again(len(held))
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._settle, [f for _, f in items], error)
 
@@ -269,11 +375,85 @@ class Spool:
             else:
                 future.set_exception(error)
         self._data.set()
+        if self._held and not self._closed:
+            assert self._loop is not None
+            delay = max(0.0, self._retry_at - time.monotonic()) + 0.01
+            self._loop.call_later(delay, self._retry_held)
+
+    def _refused(self, exc: BaseException) -> None:
+        """The disk refused a write: log once per episode (and when the reason changes)."""
+        self._retry_at = time.monotonic() + self.retry_every
+        message = str(exc) or type(exc).__name__
+        if message == self._error:
+            return
+        self._error = message
+        log.error(
+            "spool %s cannot write: %s — holding results in memory (at most %d rows, then the "
+            "oldest are dropped and counted) and retrying every %g s; shipping is paused",
+            self.path,
+            message,
+            self.hold_max,
+            self.retry_every,
+        )
+
+    def _writable_again(self, held: int = 0) -> None:
+        log.warning(
+            "spool %s writable again after '%s': %d held rows written, %d results lost while "
+            "it refused (counted in dropped)",
+            self.path,
+            self._error,
+            held,
+            self._unwritten,
+        )
+        self._error = None
+
+    def _hold(self, results: list[dict[str, Any]]) -> None:
+        """Keep results the disk refused in memory, coalesced as the spool would."""
+        for result in results:
+            key = f"{result['component']}\x1f{result['probe']}"
+            index = self._held_last.get(key)
+            if index is not None and can_extend(self._held[index].body, result):
+                self._held[index].body = extend(self._held[index].body, result)
+                continue
+            if index is not None:
+                before: str | None = state_of(self._held[index].body)
+            else:
+                last = self._last.get(key)
+                before = None if last is None else last.state
+            self._held.append(_Held(key, result, before != state_of(result)))
+            self._held_last[key] = len(self._held) - 1
+        if len(self._held) > self.hold_max:
+            self._shed_held()
+
+    def _shed_held(self) -> None:
+        """Over `hold_max` rows in memory: drop (and count) as the cap does on disk."""
+        rows = [
+            RowInfo(i, 1, int(h.body.get("count", 1)), h.change) for i, h in enumerate(self._held)
+        ]
+        plan = plan_drops(rows, len(self._held) - int(self.hold_max * _CAP_LOW_WATER))
+        gone = set(plan.ids)
+        if self._unwritten == 0:
+            log.error(
+                "spool %s: %d rows held in memory while the disk refuses; dropping the oldest "
+                "(counted in dropped, logged again when the disk takes writes)",
+                self.path,
+                len(self._held),
+            )
+        self._held = [h for i, h in enumerate(self._held) if i not in gone]
+        self._held_last = {h.key: i for i, h in enumerate(self._held)}
+        self._count_lost(plan.results, plan.changes)
+
+    def _count_lost(self, results: int, changes: int) -> None:
+        self._unwritten += results
+        self._dropped += results
+        self._dropped_changes += changes
+        self._counters_dirty = True  # persisted with the next commit that succeeds
 
     def _write(self, results: list[dict[str, Any]]) -> None:
         db = self._db
         assert db is not None
         undo = {}
+        dropped = self._dropped, self._dropped_changes
         db.execute("BEGIN IMMEDIATE")
         try:
             for result in results:
@@ -283,16 +463,29 @@ class Spool:
                 self._write_one(db, key, result)
             if self._bytes > self.max_bytes:
                 self._enforce_cap(db)
+            if self._counters_dirty:
+                self._save_counters(db)
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             for key, last in undo.items():  # keep the index in step with what is on disk
                 if last is None:
                     self._last.pop(key, None)
                 else:
                     self._last[key] = last
-            self._recount(db)
+            self._dropped, self._dropped_changes = dropped
+            with contextlib.suppress(*_DISK_ERRORS):
+                self._recount(db)
             raise
+        self._counters_dirty = False
+
+    def _save_counters(self, db: sqlite3.Connection) -> None:
+        for name, value in (("dropped", self._dropped), ("dropped_changes", self._dropped_changes)):
+            db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
 
     def _write_one(self, db: sqlite3.Connection, key: str, result: dict[str, Any]) -> None:
         state = state_of(result)
@@ -345,12 +538,7 @@ class Spool:
         self.unbatched -= len(plan.ids)
         self._dropped += plan.results
         self._dropped_changes += plan.changes
-        for name, value in (("dropped", self._dropped), ("dropped_changes", self._dropped_changes)):
-            db.execute(
-                "INSERT INTO counters (name, value) VALUES (?, ?)"
-                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                (name, value),
-            )
+        self._save_counters(db)
         for last in self._last.values():
             if last.row_id in dropped:
                 last.row_id, last.body = None, None
@@ -400,7 +588,7 @@ class Spool:
             )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         for row_id, key, _ in chosen:
             last = self._last.get(key)
@@ -427,7 +615,7 @@ class Spool:
             db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         for row_id, key, size in ids:
             last = self._last.get(key)
@@ -447,7 +635,7 @@ class Spool:
             db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            _rollback(db)
             raise
         if self.unbatched == 0:
             self.unbatched_since = time.monotonic() - 3600.0

@@ -155,7 +155,16 @@ async def test_heartbeats_carry_clock_spool_health_and_host_metrics(
     beat = receiver.heartbeats[0]
     assert beat["agent"] == "t1" and beat["interval"] == 0.5
     assert datetime.fromisoformat(beat["sent_at"]).utcoffset() is not None
-    assert set(beat["spool"]) == {"pending", "bytes", "dropped"}
+    assert set(beat["spool"]) == {
+        "pending",
+        "bytes",
+        "dropped",
+        "dropped_changes",
+        "held",
+        "unwritten",
+        "error",
+    }
+    assert beat["spool"]["error"] is None
     assert set(beat["health"]) == {"late_runs", "skipped_runs", "rejected"}
     assert set(beat["host"]) == {"cpu_percent", "mem_percent", "disk_percent", "load1"}
     assert any("host" not in b for b in receiver.heartbeats[1:])  # metrics at a slower pace

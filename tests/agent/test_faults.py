@@ -1,0 +1,227 @@
+"""Faults an agent meets after months unattended, with real `hotline agent` processes: the
+spool's disk full, a corrupt spool, a SIGHUP right after start."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.spool import Spool, SpoolWriteError
+from tests.agent.conftest import (
+    AgentProcess,
+    TcpTarget,
+    tcp_targets,
+    wait_for,
+    write_config,
+)
+from tests.agent.receiver import Receiver
+from tests.conftest import IN_CI
+
+StartAgent = Callable[[Path], AgentProcess]
+
+
+def _need_root(why: str) -> None:
+    if os.geteuid() == 0:
+        return
+    message = f"not root: {why}; scripts/test runs as root in CI"
+    if IN_CI:
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A real 4 MiB filesystem (tmpfs) the test can fill to the last byte."""
+    _need_root("mounting a small filesystem needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        message = f"cannot mount a tmpfs here: {done.stderr.strip()}"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(path: Path) -> None:
+    """Write `path` until the filesystem has not one byte left."""
+    with open(path, "wb", buffering=0) as handle:
+        for size in (1 << 16, 4096, 512, 1):
+            chunk = b"\0" * size
+            while True:
+                try:
+                    handle.write(chunk)
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC, exc
+                    break
+
+
+class _Flapper:
+    """TCP targets switched open/closed every `period` seconds, so every run is a state change
+    and the spool grows a row per run (coalescing cannot fold them)."""
+
+    def __init__(self, count: int, period: float = 0.05) -> None:
+        self.targets = [TcpTarget() for _ in range(count)]
+        self._period = period
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _Flapper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for target in self.targets:
+            target.close()
+
+    def _run(self) -> None:
+        up = False
+        while not self._stop.wait(self._period):
+            for target in self.targets:
+                if up:
+                    target.close()
+                else:
+                    with contextlib.suppress(OSError):
+                        target.open()
+            up = not up
+
+
+def _last_heartbeat(receiver: Receiver) -> dict:
+    return receiver.heartbeats[-1] if receiver.heartbeats else {}
+
+
+def test_a_full_spool_disk_is_survived_counted_and_shipping_resumes_when_space_returns(
+    tmp_path: Path, small_fs: Path, agent_process: StartAgent
+) -> None:
+    receiver = Receiver()  # away at first: results pile up in the spool
+    with _Flapper(8) as flapper:
+        pairs = [(f"seat-{n}", t.port) for n, t in enumerate(flapper.targets)]
+        config = write_config(
+            tmp_path, receiver.url, tcp_targets(*pairs, system="seat"), interval=0.05
+        )
+        config.write_text(
+            config.read_text().replace("path: spool.db", f"path: {small_fs}/spool.db")
+        )
+        agent = agent_process(config)
+        wait_for(lambda: (small_fs / "spool.db").exists(), 10, "spool created")
+        time.sleep(1.0)
+        filler = small_fs / "filler"
+        _fill(filler)
+        wait_for(lambda: "cannot write" in agent.output(), 20, "the spool's write error logged")
+        receiver.start()  # the collector is back, the disk still full
+        time.sleep(3.0)
+        assert agent.proc is not None and agent.proc.poll() is None, agent.output()[-3000:]
+        wait_for(
+            lambda: _last_heartbeat(receiver).get("spool", {}).get("error"),
+            10,
+            "error in heartbeat",
+        )
+        beat = _last_heartbeat(receiver)
+        assert "full" in beat["spool"]["error"]
+        assert beat["spool"]["unwritten"] > 0 or beat["spool"]["held"] > 0
+
+        filler.unlink()  # space returns
+        wait_for(
+            lambda: (
+                _last_heartbeat(receiver).get("spool", {}).get("error") is None
+                and _last_heartbeat(receiver)["spool"]["pending"] < 50
+            ),
+            30,
+            "spool writable and drained again",
+        )
+        shipped_before = receiver.samples()
+        wait_for(lambda: receiver.samples() > shipped_before + 50, 10, "shipping goes on")
+        assert agent.proc.poll() is None
+        agent.signal(signal.SIGTERM)
+        assert agent.wait(20) == 0
+    log = agent.output()
+    lines = log.splitlines()
+    assert "writable again" in log
+    assert "Traceback" not in log, log[-3000:]
+    assert len(lines) < 40, f"{len(lines)} log lines:\n" + "\n".join(lines[:60])
+
+
+def _result(component: str, n: int, ok: bool) -> dict:
+    return {
+        "component": component,
+        "system": "seat",
+        "probe": "tcp",
+        "ts": f"2026-11-03T{10 + n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}+08:00",
+        "ok": ok,
+        "latency_ms": 1.0 if ok else None,
+        "reason": "ok" if ok else "refused",
+        "detail": f"sample {n}",
+        "interval": 1,
+    }
+
+
+async def test_results_a_full_disk_refuses_are_held_then_written_and_what_overflowed_is_counted(
+    small_fs: Path,
+) -> None:
+    path = small_fs / "spool.db"
+    spool = Spool(str(path), 10**9, group_window=0, hold_max=50, retry_every=0.05)
+    await spool.open()
+    n = 0
+    for _ in range(20):
+        n += 1
+        await spool.put([_result(f"seat-{n % 4}", n, n % 8 < 4)])
+    _fill(small_fs / "filler")
+    while spool.stats().error is None:  # until the disk refuses (the WAL had some room)
+        n += 1
+        await spool.put([_result(f"seat-{n % 4}", n, n % 8 < 4)])
+        assert n < 100_000, "the disk never refused"
+    refused_at = n
+    for _ in range(300):  # every one a state change: nothing coalesces
+        n += 1
+        await spool.put([_result(f"seat-{n % 4}", n, n % 8 < 4)])
+    stats = spool.stats()
+    assert "full" in (stats.error or "")
+    assert 0 < stats.held <= 50
+    assert stats.unwritten > 0 and stats.dropped >= stats.unwritten
+    delivered: list[dict] = []
+    with pytest.raises(SpoolWriteError):  # marking or forgetting a batch needs a write too
+        while True:
+            batch = await spool.take_batch("a1", 5, 10**9)
+            assert batch is not None
+            await spool.ack(batch.id)
+            delivered.extend(json.loads(r) for r in batch.results_json)
+
+    (small_fs / "filler").unlink()
+    await asyncio.sleep(0.1)
+    n += 1
+    await spool.put([_result("seat-0", n, True)])
+    stats = spool.stats()
+    assert (stats.error, stats.held) == (None, 0)
+    while (batch := await spool.take_batch("a1", 1000, 10**9)) is not None:
+        delivered.extend(json.loads(r) for r in batch.results_json)
+        await spool.ack(batch.id)
+    await spool.close()
+    assert n > refused_at + 300
+    # every sample put is either in the spool's replay or counted as dropped, never both
+    assert sum(r.get("count", 1) for r in delivered) + stats.dropped == n
+
+    again = Spool(str(path), 10**9)
+    await again.open()
+    assert again.stats().dropped == stats.dropped  # the count survived the restart
+    await again.close()
