@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_BAD_INPUT = 0, 1, 3
-FORMATS = ("json", "md")
+FORMATS = ("json", "md", "html")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,15 +78,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"hotline score: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
 
-    if args.format == "json":
-        text = json.dumps(report, ensure_ascii=False, indent=2) + "\n"
-    else:
-        from scoring.report_md import render_markdown
-
-        text = render_markdown(report, rules)
+    data_out = render(args.format, report, rules, facts)
     if args.output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            Path(args.output).write_bytes(data_out)
         except OSError as exc:
             print(f"hotline score: -o {args.output}: {exc.strerror}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -94,12 +89,28 @@ def run(args: argparse.Namespace) -> int:
         # UTF-8 whatever the locale (as files are): the report is Chinese.
         buffer = getattr(sys.stdout, "buffer", None)
         if buffer is None:
-            sys.stdout.write(text)
+            sys.stdout.write(data_out.decode("utf-8"))
         else:
             sys.stdout.flush()
-            buffer.write(text.encode("utf-8"))
+            buffer.write(data_out)
             buffer.flush()
     return EXIT_OK
+
+
+def render(fmt: str, report: dict[str, Any], rules: Any, facts: Any) -> bytes:
+    """The report in one format, as the bytes written to a file (text formats in UTF-8)."""
+    if fmt == "json":
+        return (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    from scoring.breakdown import breakdown
+
+    details = breakdown(facts, rules)
+    if fmt == "md":
+        from scoring.report_md import render_markdown
+
+        return render_markdown(report, rules, details).encode("utf-8")
+    from scoring.report_html import render_html
+
+    return render_html(report, rules, details).encode("utf-8")
 
 
 class _Unavailable(RuntimeError):

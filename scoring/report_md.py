@@ -1,74 +1,64 @@
-"""The report for people: Markdown in Chinese, rendered from the report object alone.
+"""The report for people: Markdown in Chinese — the HTML report's content without the charts.
 
 Everything shown comes from the JSON report (values, formulas with the actual numbers,
-evidence), so the document a project manager hands over and the JSON an auditor recomputes
-never disagree.
+evidence) and, for the appendix, from `scoring.breakdown` (outages split into fault and
+maintenance, windows with the intervals they counted, incidents with their timeline), so the
+document a project manager hands over and the JSON an auditor recomputes never disagree.
+Instants are written one way throughout (`scoring.present.instant`).
 """
 
 from __future__ import annotations
 
-import math
-from fractions import Fraction
 from typing import Any
 
+from scoring.breakdown import Breakdown
+from scoring.present import (
+    REPORT_STATUS,
+    STATUS,
+    description,
+    duration,
+    flag_text,
+    formula,
+    instant,
+    interpretations,
+    low_coverage,
+    measure_of,
+    percent_down,
+    points,
+    seconds_text,
+    target_text,
+    us_seconds,
+    value_text,
+)
 from scoring.rules import Rules
 
 _MAX_ROWS = 50  # per evidence table; the JSON report holds them all
-
-_STATUS = {
-    "timely": "及时",
-    "late": "超时",
-    "missing": "未完成且已超时",
-    "pending": "未到期",
-    "on_time": "按时提交",
-    "calendar_unknown": "无法确定（缺少工作日历）",
-}
-
-_FLAG_TEXT = {
-    "report_missing": "书面报告缺失：事件 {incident}，截止 {deadline}",
-    "report_late": "书面报告逾期：事件 {incident}，截止 {deadline}",
-    "report_pending": "书面报告未到期：事件 {incident}，截止 {deadline}",
-    "incident_pending": "事件 {incident} 的响应或恢复尚未到时限，未计入",
-    "incident_unrestored": "事件 {incident} 尚未恢复",
-    "not_measured": "{item}：无对应组件，未测量，按满分计",
-    "calendar_unknown": "事件 {incident}：缺少 {year} 年工作日历，书面报告截止时间无法计算，未扣分",
-    "window_late": "维护窗口 {window} 在开始（{start}）之后才登记（{created_at}）",
-    "low_coverage": "{system} 无数据时间占比 {no_data_share:.2%}，超过阈值 {threshold:.2%}",
-    "excluded": "{component} 的停机 {start} 至 {end} 已剔除：{reason}（批准人：{approved_by}）",
-}
-
-INTERPRETATIONS = (
-    "扣分按“每下降1%”的已开始步长计（ceil）：下降0.3个百分点扣一档；"
-    "可在规则中改为 floor 或 linear。",
-    "故障响应/话务恢复时限为占位值（{limits}），以合同约定为准。",
-    "时长按秒计；评分表对IVR和话务系统按分钟计，可在规则中设 granularity: minute。",
-    "停机维护时长统计排队机、IVR、话务系统及其他话务相关硬件，座席终端不计入；重叠维护只计一次。",
-    "冗余节点的汇总方式：排队机/座席/IVR按时长求和（sum），话务系统按任一故障即故障（union）；"
-    "主备节点可设为 all。",
-)
+_MAX_APPENDIX_ROWS = 1000  # per appendix table; the XLSX report holds every row
 
 
-def render_markdown(report: dict[str, Any], rules: Rules) -> str:
+def render_markdown(report: dict[str, Any], rules: Rules, details: Breakdown | None = None) -> str:
     lines: list[str] = []
     add = lines.append
     add(f"# {rules.name} — {report['month']} 月度考核报告")
     add("")
     _coverage_warning(report, rules, add)
     period = report.get("period", {})
-    add(f"- 统计区间：{period.get('start')} 至 {period.get('end')}")
-    add(f"- 数据截至：{report['as_of']}")
+    add(f"- 统计区间：{instant(period.get('start'), rules)} 至 {instant(period.get('end'), rules)}")
+    add(f"- 数据截至：{instant(report['as_of'], rules)}")
     add(f"- 考核规则：{report['rules']}")
-    add(f"- 得分：**{_points(report['total'])} / {_points(report['max_total'])}**")
+    add(f"- 总分：**{points(report['total'])}**（满分 {points(report['max_total'])}）")
     add("")
     add("## 得分汇总")
     add("")
-    add("| 指标 | 实际值 | 监测覆盖率 | 目标 | 计算 | 扣分 | 得分 |")
-    add("|---|---|---|---|---|---|---|")
-    for item in report["items"].values():
+    add("| 指标 | 实际值 | 监测覆盖率 | 目标值 | 计算（实际数值） | 扣分 | 得分 | 指标描述 |")
+    add("|---|---|---|---|---|---|---|---|")
+    for key, item in report["items"].items():
         add(
-            f"| {item['name']} | {_value(item)} | {_coverage(item)} | {_target(item)} "
-            f"| {_formula(item)} | {_points(item['deduction'])} | {_points(item['score'])} |"
+            f"| {item['name']} | {value_text(item)} | {_coverage(item)} | {target_text(item)} "
+            f"| {formula(item, key, rules)} | {points(item['deduction'])} "
+            f"| {points(item['score'])} | {description(key, rules)} |"
         )
+    add(f"| **合计** | | | | | | **{points(report['total'])}** | |")
     add("")
     add(
         "监测覆盖率：该项所涉组件在工作时间内有监测数据的比例（1 − 无数据时长 / 工作时长）；"
@@ -80,9 +70,8 @@ def render_markdown(report: dict[str, Any], rules: Rules) -> str:
     # Low coverage is shown at the top of the report, not among the flags.
     flags = [f for f in report["flags"] if f["type"] != "low_coverage"]
     if flags:
-        names = {key: item["name"] for key, item in report["items"].items()}
         for flag in flags:
-            add(f"- {_flag_text(flag, names, rules)}")
+            add(f"- {flag_text(flag, report, rules)}")
     else:
         add("无。")
     add("")
@@ -91,16 +80,15 @@ def render_markdown(report: dict[str, Any], rules: Rules) -> str:
         add("")
         add(f"### {item['name']}（`{key}`）")
         add("")
-        _evidence(item, rules, add)
+        _evidence(item, key, rules, add)
+    if details is not None:
+        add("")
+        _appendix(report, rules, details, add)
     add("")
     add("## 待与热线中心确认的口径")
     add("")
-    limits = "，".join(
-        f"{name} {_duration(v.response_us)}/{_duration(v.restoration_us)}"
-        for name, v in rules.severities.items()
-    )
-    for note in INTERPRETATIONS:
-        add(f"- {note.format(limits=limits)}")
+    for note in interpretations(rules):
+        add(f"- {note}")
     add("")
     return "\n".join(lines)
 
@@ -108,24 +96,19 @@ def render_markdown(report: dict[str, Any], rules: Rules) -> str:
 def _coverage_warning(report: dict[str, Any], rules: Rules, add) -> None:
     """The warning that opens the report when the score rests on missing measurements: systems
     whose coverage is under the rules' threshold (zero first), and items not measured at all."""
-    low = [
-        (system, row)
-        for system, row in report.get("coverage", {}).items()
-        if row.get("low") and row.get("coverage") is not None
-    ]
-    low.sort(key=lambda pair: pair[1]["coverage"])
+    low = low_coverage(report)
     unmeasured = [item["name"] for item in report["items"].values() if item["value"] is None]
     if not low and not unmeasured:
         return
     add("> **⚠ 监测覆盖不足：以下得分缺少监测数据支撑，使用本报告前请先核实。**")
     add(">")
-    required = _percent(1 - float(rules.max_no_data_share))
+    required = percent_down(1 - float(rules.max_no_data_share))
     for system, row in low:
         label = rules.systems.get(system, system)
         text = (
-            f"> - {label}（`{system}`）：监测覆盖率 **{_percent_down(row['coverage'])}**"
-            f"（无数据 {row['no_data_seconds']} 秒 / 工作时长 {row['working_seconds']} 秒），"
-            f"低于要求 {required}"
+            f"> - {label}（`{system}`）：监测覆盖率 **{percent_down(row['coverage'])}**"
+            f"（无数据 {seconds_text(row['no_data_seconds'])} 秒 / 工作时长 "
+            f"{seconds_text(row['working_seconds'])} 秒），低于要求 {required}"
         )
         if row["coverage"] == 0:
             text += "；**整个统计区间无任何监测数据，该系统的得分没有依据**"
@@ -139,116 +122,67 @@ def _coverage(item: dict[str, Any]) -> str:
     coverage = item.get("coverage")
     if coverage is None:
         return "—"
-    text = _percent_down(coverage)
+    text = percent_down(coverage)
     return f"**{text}**" if coverage == 0 else text
 
 
-def _duration(us: int) -> str:
-    minutes = us / 60_000_000
-    return f"{minutes / 60:g}小时" if minutes >= 60 and minutes % 60 == 0 else f"{minutes:g}分钟"
-
-
-def _points(value: float) -> str:
-    return f"{value:g}"
-
-
-def _percent(value: float) -> str:
-    return f"{value * 100:.4f}%"
-
-
-def _percent_down(value: float) -> str:
-    """A share as a percentage truncated, not rounded, to 4 places: 94.99999% of coverage must
-    not read as the 95% it falls short of."""
-    hundredths = math.floor(Fraction(repr(value)) * 1_000_000)
-    return f"{hundredths // 10_000}.{hundredths % 10_000:04d}%"
-
-
-def _value(item: dict[str, Any]) -> str:
-    if item["value"] is None:
-        return "未测量"
-    if "maintenance_seconds" in item["evidence"]:
-        return f"{item['value']:.4f} 小时"
-    return _percent(item["value"])
-
-
-def _target(item: dict[str, Any]) -> str:
-    if "maintenance_seconds" in item["evidence"]:
-        return f"≤ {item['target']:g} 小时"
-    return f"≥ {_percent(item['target'])}"
-
-
-def _formula(item: dict[str, Any]) -> str:
-    evidence = item["evidence"]
-    if item["value"] is None:
-        return "—"
-    if "working_seconds" in evidence:
-        return f"1 − {evidence['fault_seconds']} 秒 / {evidence['working_seconds']} 秒"
-    if "maintenance_seconds" in evidence:
-        return f"{evidence['maintenance_seconds']} 秒 / 3600"
-    if evidence.get("counted"):
-        text = f"{evidence['timely']} / {evidence['counted']}"
-    else:
-        text = "无计入事件，按100%"
-    if evidence.get("reports_late_or_missing"):
-        text += f"；报告逾期/缺失 {evidence['reports_late_or_missing']} 次"
-    return text
-
-
-def _flag_text(flag: dict[str, Any], item_names: dict[str, str], rules: Rules) -> str:
-    template = _FLAG_TEXT.get(flag["type"])
-    values = dict(flag)
-    if "item" in values:
-        values["item"] = item_names.get(values["item"], values["item"])
-    if "system" in values:
-        values["system"] = rules.systems.get(values["system"], values["system"])
-    try:
-        return template.format(**values) if template else str(flag)
-    except (KeyError, ValueError):
-        return str(flag)
-
-
-def _evidence(item: dict[str, Any], rules: Rules, add) -> None:
+def _evidence(item: dict[str, Any], key: str, rules: Rules, add) -> None:
     evidence = item["evidence"]
     if item["value"] is None:
         add(f"未测量：{evidence.get('reason', '')}。")
         return
-    if "working_seconds" in evidence:
+    add(f"{formula(item, key, rules)}。")
+    add("")
+    measure = measure_of(key, rules)
+    if measure == "availability":
         systems = "、".join(rules.systems.get(s, s) for s in evidence["systems"])
         add(
             f"系统：{systems}；汇总方式：{evidence['aggregation']}；工作时长 "
-            f"{evidence['working_seconds']} 秒，故障时长 {evidence['fault_seconds']} 秒，"
-            f"无数据 {evidence['no_data_seconds']} 秒；监测覆盖率 {_coverage(item)}。"
+            f"{seconds_text(evidence['working_seconds'])} 秒，故障时长 "
+            f"{seconds_text(evidence['fault_seconds'])} 秒，无数据 "
+            f"{seconds_text(evidence['no_data_seconds'])} 秒；监测覆盖率 {_coverage(item)}。"
         )
         add("")
         add("| 组件 | 工作时长(秒) | 故障(秒) | 维护(秒) | 无数据(秒) |")
         add("|---|---|---|---|---|")
-        rows = sorted(evidence["components"], key=lambda r: -r["fault_seconds"])
+        rows = sorted(evidence["components"], key=lambda r: (-r["fault_seconds"], r["id"]))
         for row in rows[:_MAX_ROWS]:
             add(
-                f"| {row['id']} | {row['working_seconds']} | {row['fault_seconds']} "
-                f"| {row['maintenance_seconds']} | {row['no_data_seconds']} |"
+                f"| {row['id']} | {seconds_text(row['working_seconds'])} "
+                f"| {seconds_text(row['fault_seconds'])} "
+                f"| {seconds_text(row['maintenance_seconds'])} "
+                f"| {seconds_text(row['no_data_seconds'])} |"
             )
-        _more(len(rows), add)
-        if evidence["outages"]:
+        _more(len(rows), _MAX_ROWS, add)
+        if evidence.get("fault_intervals"):
             add("")
-            add("停机记录：")
-            add("")
-            add("| 组件 | 开始 | 结束 |")
-            add("|---|---|---|")
-            for outage in evidence["outages"][:_MAX_ROWS]:
-                add(f"| {outage['component']} | {outage['start']} | {outage['end'] or '未结束'} |")
-            _more(len(evidence["outages"]), add)
-    elif "maintenance_seconds" in evidence:
-        add(f"维护停机合计 {evidence['maintenance_seconds']} 秒（重叠只计一次）。")
+            spans = "；".join(
+                f"{instant(s, rules)} 至 {instant(e, rules)}"
+                for s, e in evidence["fault_intervals"][:_MAX_ROWS]
+            )
+            add(f"计入的故障区间：{spans}")
+    elif measure == "maintenance":
+        spans = "；".join(
+            f"{instant(s, rules)} 至 {instant(e, rules)}" for s, e in evidence["intervals"]
+        )
+        add(
+            f"维护停机合计 {seconds_text(evidence['maintenance_seconds'])} 秒（重叠只计一次），"
+            f"计入区间：{spans or '无'}。"
+        )
         if evidence["windows"]:
             add("")
             add("| 维护窗口 | 开始 | 结束 | 组件 |")
             add("|---|---|---|---|")
             for w in evidence["windows"][:_MAX_ROWS]:
-                add(f"| {w['id']} | {w['start']} | {w['end']} | {', '.join(w['components'])} |")
-            _more(len(evidence["windows"]), add)
+                add(
+                    f"| {w['id']} | {instant(w['start'], rules)} | {instant(w['end'], rules)} "
+                    f"| {', '.join(w['components'])} |"
+                )
+            _more(len(evidence["windows"]), _MAX_ROWS, add)
     else:
-        limits = "，".join(f"{k} {v} 秒" for k, v in evidence["limits_seconds"].items())
+        limits = "，".join(
+            f"{k} {duration(int(v * 1_000_000))}" for k, v in evidence["limits_seconds"].items()
+        )
         add(f"时限（占位值，以合同为准）：{limits}。")
         if evidence["incidents"]:
             add("")
@@ -257,26 +191,128 @@ def _evidence(item: dict[str, Any], rules: Rules, add) -> None:
             for row in evidence["incidents"][:_MAX_ROWS]:
                 elapsed = "—" if row["elapsed_seconds"] is None else row["elapsed_seconds"]
                 add(
-                    f"| {row['id']} | {row['severity']} | {row['detected_at']} "
-                    f"| {row['done_at'] or '—'} | {elapsed} | {row['limit_seconds']} "
-                    f"| {_STATUS.get(row['status'], row['status'])} |"
+                    f"| {row['id']} | {row['severity']} | {instant(row['detected_at'], rules)} "
+                    f"| {instant(row['done_at'], rules)} | {elapsed} | {row['limit_seconds']} "
+                    f"| {STATUS.get(row['status'], row['status'])} |"
                 )
-            _more(len(evidence["incidents"]), add)
+            _more(len(evidence["incidents"]), _MAX_ROWS, add)
         if evidence.get("reports"):
             add("")
-            add("书面报告（修复后2个工作日内提交）：")
+            add(f"书面报告（修复后{rules.report_working_days}个工作日内提交）：")
             add("")
             add("| 事件 | 恢复时间 | 截止 | 提交时间 | 结论 |")
             add("|---|---|---|---|---|")
             for row in evidence["reports"][:_MAX_ROWS]:
                 add(
-                    f"| {row['incident']} | {row['restored_at']} | {row['deadline'] or '—'} "
-                    f"| {row['submitted_at'] or '—'} "
-                    f"| {_STATUS.get(row['status'], row['status'])} |"
+                    f"| {row['incident']} | {instant(row['restored_at'], rules)} "
+                    f"| {instant(row['deadline'], rules)} "
+                    f"| {instant(row['submitted_at'], rules, '未提交')} "
+                    f"| {REPORT_STATUS.get(row['status'], row['status'])} |"
                 )
-            _more(len(evidence["reports"]), add)
+            _more(len(evidence["reports"]), _MAX_ROWS, add)
 
 
-def _more(count: int, add) -> None:
-    if count > _MAX_ROWS:
-        add(f"\n（另有 {count - _MAX_ROWS} 条，见 JSON 报告。）")
+def _spans(spans: list[tuple[int, int]], rules: Rules) -> str:
+    return "<br>".join(f"{instant(s, rules)} 至 {instant(e, rules)}" for s, e in spans) or "—"
+
+
+def _appendix(report: dict[str, Any], rules: Rules, details: Breakdown, add) -> None:
+    from scoring.report_html import incident_timelines
+
+    cap = _MAX_APPENDIX_ROWS
+    add("## 证据附录")
+    add("")
+    add(
+        "时间一律为当地时间（带时区偏移），仅在有毫秒时写出毫秒。停机按维护窗口拆分：窗口覆盖该组件的"
+        "部分计为维护，其余（含超出窗口的部分）计为故障。"
+    )
+    add("")
+    add(f"### A. 停机明细（{len(details.outages)} 条，拆分为故障与维护）")
+    add("")
+    if details.outages:
+        add("| 组件 | 开始 | 结束 | 故障部分 | 故障(秒) | 维护部分 | 维护(秒) | 不计(秒) | 说明 |")
+        add("|---|---|---|---|---|---|---|---|---|")
+        for row in details.outages[:cap]:
+            notes = []
+            if row.excluded:
+                notes.append(
+                    f"已剔除：{row.excluded.get('reason', '')}"
+                    f"（批准人：{row.excluded.get('approved_by', '')}）"
+                )
+            if row.windows:
+                notes.append("维护窗口：" + "、".join(row.windows))
+            if row.end is None:
+                notes.append("未结束，计至统计区间末")
+            add(
+                f"| {row.component} | {instant(row.start, rules)} "
+                f"| {instant(row.end, rules, '未结束')} | {_spans(row.fault, rules)} "
+                f"| {seconds_text(us_seconds(row.fault_us))} | {_spans(row.maintenance, rules)} "
+                f"| {seconds_text(us_seconds(row.maintenance_us))} "
+                f"| {seconds_text(us_seconds(row.not_working))} | {'；'.join(notes)} |"
+            )
+        _more(len(details.outages), cap, add)
+    else:
+        add("本月无停机记录。")
+    add("")
+    add(f"### B. 维护窗口（{len(details.windows)} 个）及其计入的停机区间")
+    add("")
+    if details.windows:
+        add(
+            "| 窗口 | 开始 | 结束 | 覆盖组件 | 登记时间 | 计入的维护停机区间 "
+            "| 计入停机维护时长(秒) |"
+        )
+        add("|---|---|---|---|---|---|---|")
+        for w in details.windows[:cap]:
+            created = instant(w.created_at, rules, "未记录") + ("（开始后补登）" if w.late else "")
+            counted = (
+                "<br>".join(
+                    f"{c}：{instant(s, rules)} 至 {instant(e, rules)}（{duration(e - s)}）"
+                    for c, s, e in w.counted[:cap]
+                )
+                or "无停机"
+            )
+            components = "全部" if "*" in w.components else "、".join(w.components)
+            add(
+                f"| {w.id} | {instant(w.start, rules)} | {instant(w.end, rules)} | {components} "
+                f"| {created} | {counted} | {seconds_text(us_seconds(w.in_scope_us))} |"
+            )
+        _more(len(details.windows), cap, add)
+    else:
+        add("本月无维护窗口。")
+    add("")
+    timelines = incident_timelines(report, rules)
+    add(f"### C. 故障事件（{len(timelines)} 起）")
+    add("")
+    if not timelines:
+        add("本月无计入的故障事件。")
+        return
+    add(
+        "| 事件 | 级别 | 发现 | 响应 | 响应结论 | 恢复 | 恢复结论 "
+        "| 报告截止 | 报告提交 | 报告结论 |"
+    )
+    add("|---|---|---|---|---|---|---|---|---|---|")
+    for entry in timelines[:cap]:
+        cells: list[str] = [entry["id"], entry["severity"], instant(entry["detected_at"], rules)]
+        for measure in ("response", "restoration"):
+            done = entry.get(measure)
+            if done is None:
+                cells += ["—", "—"]
+                continue
+            cells.append(instant(done["done_at"], rules, "未完成"))
+            cells.append(STATUS.get(done["status"], done["status"]))
+        written = entry.get("report")
+        if written is None:
+            cells += ["—", "—", "未恢复，暂不需提交"]
+        else:
+            cells += [
+                instant(written["deadline"], rules),
+                instant(written["submitted_at"], rules, "未提交"),
+                REPORT_STATUS.get(written["status"], written["status"]),
+            ]
+        add("| " + " | ".join(cells) + " |")
+    _more(len(timelines), cap, add)
+
+
+def _more(count: int, cap: int, add) -> None:
+    if count > cap:
+        add(f"\n（另有 {count - cap} 条，见 JSON/XLSX 报告。）")

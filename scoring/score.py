@@ -25,7 +25,7 @@ US_PER_HOUR = 3600 * US_PER_SECOND
 
 
 @dataclass(slots=True)
-class _ComponentTime:
+class ComponentTime:
     """One component's time inside the period, split the way every item needs it."""
 
     id: str
@@ -60,7 +60,7 @@ def score(facts: Facts, rules: Rules) -> dict[str, Any]:
 def _score(facts: Facts, rules: Rules) -> dict[str, Any]:
     clock = _Clock(rules)
     p_start, p_end = facts.period
-    times = _component_times(facts, p_start, p_end)
+    times = component_times(facts, p_start, p_end)
     flags: list[dict[str, Any]] = []
     items: dict[str, dict[str, Any]] = {}
 
@@ -116,7 +116,7 @@ def _score(facts: Facts, rules: Rules) -> dict[str, Any]:
 # --- time per component ---------------------------------------------------------------------
 
 
-def _component_times(facts: Facts, p_start: int, p_end: int) -> dict[str, _ComponentTime]:
+def component_times(facts: Facts, p_start: int, p_end: int) -> dict[str, ComponentTime]:
     outages: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for outage in facts.outages:
         if outage.excluded is None:
@@ -133,7 +133,7 @@ def _component_times(facts: Facts, p_start: int, p_end: int) -> dict[str, _Compo
     for span in facts.no_data:
         no_data[span.component].append((span.start, span.end))
 
-    times: dict[str, _ComponentTime] = {}
+    times: dict[str, ComponentTime] = {}
     for component in facts.components:
         lo = p_start if component.since is None else max(p_start, component.since)
         hi = p_end if component.until is None else min(p_end, component.until)
@@ -146,7 +146,7 @@ def _component_times(facts: Facts, p_start: int, p_end: int) -> dict[str, _Compo
             if component.id in windows
             else star_windows
         )
-        times[component.id] = _ComponentTime(
+        times[component.id] = ComponentTime(
             id=component.id,
             system=component.system,
             working=working,
@@ -193,7 +193,7 @@ def _finish(
     return result
 
 
-def _set_coverage(result: dict[str, Any], members: Iterable[_ComponentTime]) -> None:
+def _set_coverage(result: dict[str, Any], members: Iterable[ComponentTime]) -> None:
     """An item's coverage: the share of its components' working time with data, 1 − Σno-data /
     Σworking (an exact fraction, written as a float); null without working time."""
     working = silent = 0
@@ -212,7 +212,7 @@ def _not_measured(item: ItemRule, evidence: dict[str, Any]) -> dict[str, Any]:
 
 
 def _availability(
-    item: ItemRule, times: dict[str, _ComponentTime], facts: Facts, clock: _Clock
+    item: ItemRule, times: dict[str, ComponentTime], facts: Facts, clock: _Clock
 ) -> dict[str, Any]:
     members = [t for t in times.values() if t.system in item.systems]
     origin = facts.month_start
@@ -296,7 +296,7 @@ def _outages_used(facts: Facts, component_ids: set[str]) -> list[dict[str, Any]]
 
 
 def _maintenance(
-    item: ItemRule, times: dict[str, _ComponentTime], facts: Facts, clock: _Clock
+    item: ItemRule, times: dict[str, ComponentTime], facts: Facts, clock: _Clock
 ) -> dict[str, Any]:
     members = [t for t in times.values() if t.system in item.systems]
     evidence: dict[str, Any] = {"systems": list(item.systems)}
@@ -473,7 +473,7 @@ def _outage_flags(facts: Facts, p_start: int, p_end: int, clock: _Clock) -> Iter
             }
 
 
-def _system_coverage(times: dict[str, _ComponentTime], rules: Rules) -> dict[str, tuple[int, int]]:
+def _system_coverage(times: dict[str, ComponentTime], rules: Rules) -> dict[str, tuple[int, int]]:
     """Per system of the rules: (working µs, no-data µs) summed over its components."""
     out = {system: (0, 0) for system in rules.systems}
     for t in times.values():
