@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_BAD_INPUT = 0, 1, 3
-FORMATS = ("json", "md", "html")
+FORMATS = ("json", "md", "html", "xlsx")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,6 +108,10 @@ def render(fmt: str, report: dict[str, Any], rules: Any, facts: Any) -> bytes:
         from scoring.report_md import render_markdown
 
         return render_markdown(report, rules, details).encode("utf-8")
+    if fmt == "xlsx":
+        from scoring.report_xlsx import render_xlsx
+
+        return render_xlsx(report, rules, details)
     from scoring.report_html import render_html
 
     return render_html(report, rules, details).encode("utf-8")
