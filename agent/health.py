@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -16,6 +17,8 @@ class Health:
     skipped_runs: int = 0  # missed entirely: later than the misfire grace, or still running
     rejected: int = 0  # results the collector refused one by one in a 202 (dropped, logged)
     lags: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))  # seconds
+    # A corrupt spool was moved aside at start: when, why, where to, what was salvaged.
+    spool_replaced: dict[str, Any] | None = None
 
     def record_start(self, lag: float, late_after: float) -> None:
         self.runs += 1
@@ -23,12 +26,15 @@ class Health:
         if lag > late_after:
             self.late_runs += 1
 
-    def to_dict(self) -> dict[str, int]:
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "late_runs": self.late_runs,
             "skipped_runs": self.skipped_runs,
             "rejected": self.rejected,
         }
+        if self.spool_replaced is not None:
+            out["spool_replaced"] = self.spool_replaced
+        return out
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random) -> float:

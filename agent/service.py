@@ -71,6 +71,7 @@ class Agent:
         token = self.config.read_token()
         _raise_nofile()
         await self.spool.open()
+        self.health.spool_replaced = self.spool.replaced
         self.shipper = Shipper(self.config, token, self.spool, self.health)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -41,10 +41,12 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from agent.coalesce import RowInfo, can_extend, extend, plan_drops, state_of
+from agent.salvage import RESULT_COLUMNS, SpoolCorrupt, check, is_corrupt, move_aside, salvage
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +157,7 @@ class Spool:
         self._held_last: dict[str, int] = {}  # key -> index of its newest held row
         self._unwritten = 0
         self._error: str | None = None
+        self.replaced: dict[str, Any] | None = None  # set when a corrupt spool was moved aside
         self._retry_at = 0.0
         self._counters_dirty = False
         self._closed = False
@@ -182,7 +185,7 @@ class Spool:
         self._loop = asyncio.get_running_loop()
         try:
             await self._call(self._open)
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, SpoolCorrupt) as exc:
             if self._lockfile is not None:
                 self._lockfile.close()
                 self._lockfile = None
@@ -289,11 +292,12 @@ class Spool:
             lock.close()
             raise SpoolError(f"the spool {self.path} is in use by another agent") from None
         self._lockfile = lock
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA busy_timeout=5000")  # someone reading it with the sqlite3 shell
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={'FULL' if self.fsync == 'full' else 'NORMAL'}")
-        db.executescript(_SCHEMA)
+        try:
+            db = self._connect()
+        except (sqlite3.DatabaseError, SpoolCorrupt) as exc:
+            if not is_corrupt(exc):
+                raise
+            db = self._replace(exc)
         self._db = db
         for name, value in db.execute("SELECT name, value FROM counters"):
             if name == "dropped":
@@ -315,6 +319,65 @@ class Spool:
             self._batch = Batch(found[0], self._batch_rows(found[0]))
         if rows:
             log.info("spool %s: %d results waiting (%d bytes)", self.path, rows, size)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA busy_timeout=5000")  # someone reading it with the sqlite3 shell
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={'FULL' if self.fsync == 'full' else 'NORMAL'}")
+            db.executescript(_SCHEMA)
+            check(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _replace(self, exc: BaseException) -> sqlite3.Connection:
+        """The spool is corrupt: move it aside, start a fresh one holding what can be read."""
+        now = datetime.now().astimezone()
+        moved = move_aside(Path(self.path), now)
+        found = salvage(moved)
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                f"INSERT INTO results ({', '.join(RESULT_COLUMNS)})"
+                f" VALUES ({', '.join('?' * len(RESULT_COLUMNS))})",
+                found.rows,
+            )
+            db.executemany(
+                "INSERT INTO batches (id, created) VALUES (?, ?)", list(found.batches.items())
+            )
+            db.executemany(
+                "INSERT INTO counters (name, value) VALUES (?, ?)", list(found.counters.items())
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            _rollback(db)
+            db.close()
+            raise
+        self.replaced = {
+            "at": now.isoformat(timespec="seconds"),
+            "error": str(exc),
+            "moved_to": str(moved),
+            "salvaged_rows": len(found.rows),
+            "salvaged_results": found.results,
+            "unreadable_ranges": found.unreadable,
+        }
+        log.error(
+            "spool %s is corrupt (%s): moved aside to %s and started a fresh spool; salvaged "
+            "%d rows (%d results) that SQLite could still read, %d unreadable ranges skipped%s. "
+            "Results in the lost part never reach the collector.",
+            self.path,
+            exc,
+            moved,
+            len(found.rows),
+            found.results,
+            found.unreadable,
+            f" (last error: {found.error})" if found.error else "",
+        )
+        return db
 
     def _close(self) -> None:
         assert self._db is not None

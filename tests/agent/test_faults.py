@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,85 @@ async def test_results_a_full_disk_refuses_are_held_then_written_and_what_overfl
     await again.open()
     assert again.stats().dropped == stats.dropped  # the count survived the restart
     await again.close()
+
+
+async def _spool_with_rows(path: Path, rows: int) -> str:
+    """A spool holding `rows` results (one per component) and one batch in flight; its id."""
+    spool = Spool(str(path), 10**9, group_window=0)
+    await spool.open()
+    for n in range(rows):
+        await spool.put([_result(f"seat-{n}", n, True) | {"detail": f"sample {n} " + "x" * 100}])
+    batch = await spool.take_batch("t1", 50, 10**9)
+    assert batch is not None
+    await spool.close()
+    return batch.id
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 6 // 10])
+
+
+def _overwrite_head(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(os.urandom(4096) + data[4096:])
+
+
+@pytest.mark.parametrize(
+    ("damage", "salvages"),
+    [(_truncate, True), (_overwrite_head, False)],
+    ids=["truncated", "overwritten"],
+)
+def test_a_corrupt_spool_is_moved_aside_salvaged_and_the_agent_runs_on(
+    tmp_path: Path,
+    receiver: Receiver,
+    tcp_target: TcpTarget,
+    agent_process: StartAgent,
+    damage: Callable[[Path], None],
+    salvages: bool,
+) -> None:
+    db = tmp_path / "spool.db"
+    in_flight = asyncio.run(_spool_with_rows(db, 2000))
+    damage(db)
+    config = write_config(tmp_path, receiver.url, tcp_targets(("acd-1", tcp_target.port)))
+    agent = agent_process(config)
+    wait_for(lambda: receiver.samples("acd-1") >= 3, 15, "the agent probes and ships")
+    assert agent.proc is not None and agent.proc.poll() is None
+
+    moved = [
+        p for p in tmp_path.glob("spool.db.corrupt-*") if not p.name.endswith(("-wal", "-shm"))
+    ]
+    assert len(moved) == 1, moved
+    assert len(moved[0].name) > len("spool.db.corrupt-20261129T224105")  # stamped, with offset
+    errors = [line for line in agent.output().splitlines() if " ERROR " in line]
+    assert any("is corrupt" in line and str(moved[0]) in line for line in errors), errors
+    wait_for(
+        lambda: any("spool_replaced" in h["health"] for h in receiver.heartbeats), 10, "heartbeat"
+    )
+    replaced = next(h for h in receiver.heartbeats if "spool_replaced" in h["health"])
+    replaced = replaced["health"]["spool_replaced"]
+    assert replaced["moved_to"] == str(moved[0])
+    assert datetime.fromisoformat(replaced["at"]).utcoffset() is not None
+    if salvages:
+        assert 0 < replaced["salvaged_rows"] < 2000
+        wait_for(
+            lambda: (
+                sum(1 for r in receiver.unique_results() if r["component"].startswith("seat"))
+                >= replaced["salvaged_rows"]
+            ),
+            15,
+            "salvaged results shipped",
+        )
+        assert receiver.batches[0]["batch"] == in_flight  # the batch in flight keeps its id
+        seats = [r for r in receiver.unique_results() if r["component"].startswith("seat")]
+        assert len({r["component"] for r in seats}) == len(seats)  # each once
+    else:
+        assert replaced["salvaged_rows"] == 0
+
+    agent.signal(signal.SIGTERM)
+    assert agent.wait(20) == 0
+    again = agent_process(config)  # the fresh spool is a good one
+    wait_for(lambda: "started" in again.output().split("spool flushed")[-1], 15, "restart")
+    again.signal(signal.SIGTERM)
+    assert again.wait(20) == 0
+    assert again.output().count("is corrupt") == 1
