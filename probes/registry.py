@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from probes import file_age, http, icmp, process, sip, snmp, ssh, tcp
+from probes import call, file_age, http, icmp, process, sip, snmp, ssh, tcp
 from probes import options as opt
 from probes.options import OptionError
 from probes.result import ProbeResult, Reason
@@ -39,6 +39,7 @@ SPECS: dict[str, KindSpec] = {
         icmp.SPEC,
         process.SPEC,
         file_age.SPEC,
+        call.SPEC,
     )
 }
 PROBES: dict[str, ProbeFn] = {kind: spec.probe for kind, spec in SPECS.items()}
