@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_BAD_INPUT = 0, 1, 3
-FORMATS = ("json", "md", "html", "xlsx")
+FORMATS = ("json", "md", "html", "xlsx", "pdf")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +45,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--format", choices=FORMATS, default="json", help="report format")
     parser.add_argument("-o", "--output", metavar="PATH", help="write the report here, not stdout")
+    parser.add_argument(
+        "--close",
+        metavar="DIR",
+        help="freeze the month in DIR (new): facts, rules, the JSON/HTML/XLSX/PDF report and "
+        "SHA256SUMS",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --close: close a month still running or with pending items",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +64,15 @@ def run(args: argparse.Namespace) -> int:
     from scoring import FactsError, InputError, load_rules, parse_facts, score
     from scoring.values import EPOCH, US
 
+    if args.close and args.output:
+        print("hotline score: --close and -o: the closed month's files are named", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.close and Path(args.close).exists():
+        print(
+            f"hotline score: --close {args.close}: exists; a closed month is never overwritten",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
     try:
         rules = load_rules(args.rules, tuple(args.calendar))
         if args.facts is not None:
@@ -78,7 +98,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"hotline score: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
 
-    data_out = render(args.format, report, rules, facts)
+    if args.close:
+        return _close(args, data, facts, report, rules)
+    try:
+        data_out = render(args.format, report, rules, facts)
+    except _Unavailable as exc:
+        print(f"hotline score: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     if args.output:
         try:
             Path(args.output).write_bytes(data_out)
@@ -114,7 +140,65 @@ def render(fmt: str, report: dict[str, Any], rules: Any, facts: Any) -> bytes:
         return render_xlsx(report, rules, details)
     from scoring.report_html import render_html
 
-    return render_html(report, rules, details).encode("utf-8")
+    html = render_html(report, rules, details)
+    if fmt == "html":
+        return html.encode("utf-8")
+    return _pdf(html)
+
+
+def _pdf(html: str) -> bytes:
+    try:
+        from scoring.report_pdf import render_pdf
+
+        return render_pdf(html)
+    except (ImportError, OSError) as exc:  # WeasyPrint or its system libraries (Pango) missing
+        raise _Unavailable(f"cannot write the PDF (WeasyPrint): {exc}") from None
+
+
+def _close(args: argparse.Namespace, data: Any, facts: Any, report: dict, rules: Any) -> int:
+    from scoring.close import blockers, frozen_facts, frozen_rules, write_closed
+    from scoring.values import InputError
+
+    reasons = blockers(facts, report, rules)
+    if reasons and not args.force:
+        print(
+            f"hotline score: --close {args.close}: not closed (--force closes anyway):",
+            file=sys.stderr,
+        )
+        for reason in reasons:
+            print(f"  - {reason}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for reason in reasons:
+        print(f"hotline score: --close --force: closed although {reason}", file=sys.stderr)
+    try:
+        files = frozen_rules(args.rules, tuple(args.calendar))
+        files["facts.json"] = frozen_facts(data, report)
+        for fmt, name in (
+            ("json", "report.json"),
+            ("html", "report.html"),
+            ("xlsx", "report.xlsx"),
+        ):
+            files[name] = render(fmt, report, rules, facts)
+        files["report.pdf"] = _pdf(files["report.html"].decode("utf-8"))
+        write_closed(Path(args.close), files)
+    except FileExistsError:
+        print(
+            f"hotline score: --close {args.close}: exists; a closed month is never overwritten",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    except _Unavailable as exc:
+        print(f"hotline score: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except InputError as exc:
+        for line in exc.errors:
+            print(f"hotline score: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"hotline score: --close {args.close}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(args.close)
+    return EXIT_OK
 
 
 class _Unavailable(RuntimeError):
