@@ -2,7 +2,9 @@
 
 Exit codes (SPEC): 0 whenever a report was produced — deductions are not errors; 3 on bad
 facts, bad rules or bad usage, with the error on stderr; 1 when the collector cannot be read.
-With `--format json` and no `-o`, stdout holds the JSON alone.
+With `--format json` and no `-o`, stdout holds the JSON alone; `xlsx` and `pdf` need `-o`.
+`--close DIR` freezes the month (`scoring.close`): exit 3 when DIR exists, or when the month is
+still running or has pending items and `--force` is not given; 1 when the PDF cannot be made.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     from scoring import FactsError, InputError, load_rules, parse_facts, score
     from scoring.values import EPOCH, US
 
+    if args.format in ("xlsx", "pdf") and not args.output and not args.close:
+        print(f"hotline score: --format {args.format}: needs -o FILE", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if args.close and args.output:
         print("hotline score: --close and -o: the closed month's files are named", file=sys.stderr)
         return EXIT_BAD_INPUT

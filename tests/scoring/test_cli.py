@@ -84,7 +84,11 @@ def test_bad_rules_exit_3(tmp_path):
 
 def test_usage_errors_exit_3():
     assert hotline("score").returncode == 3
-    assert hotline("score", "--facts", str(EXAMPLE), "--format", "pdf").returncode == 3
+    assert hotline("score", "--facts", str(EXAMPLE), "--format", "docx").returncode == 3
+    for binary in ("xlsx", "pdf"):  # a workbook or a PDF is written to a file, not a terminal
+        done = hotline("score", "--facts", str(EXAMPLE), "--format", binary)
+        assert done.returncode == 3
+        assert "needs -o FILE" in done.stderr
 
 
 def test_output_file_and_markdown_in_chinese(tmp_path):
