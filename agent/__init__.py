@@ -9,10 +9,39 @@ Parts, in the order data flows: `schedule` (apscheduler, concurrency per kind) â
 backoff, heartbeats).
 """
 
-from agent.config import AgentConfig, Check, ConfigError, load_config
-from agent.health import Health
-from agent.service import Agent, run_once
-from agent.spool import Batch, Spool, SpoolError, SpoolStats
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.config import AgentConfig, Check, ConfigError, load_config
+    from agent.health import Health
+    from agent.service import Agent, run_once
+    from agent.spool import Batch, Spool, SpoolError, SpoolStats
+
+# Loaded on first use, so that `hotline agent` (which imports agent.cli, and with it this
+# package) can catch SIGHUP before apscheduler, httpx and the probes are imported.
+_WHERE = {
+    "Agent": "agent.service",
+    "AgentConfig": "agent.config",
+    "Batch": "agent.spool",
+    "Check": "agent.config",
+    "ConfigError": "agent.config",
+    "Health": "agent.health",
+    "Spool": "agent.spool",
+    "SpoolError": "agent.spool",
+    "SpoolStats": "agent.spool",
+    "load_config": "agent.config",
+    "run_once": "agent.service",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'agent' has no attribute {name!r}")
+
 
 __all__ = [
     "Agent",

@@ -32,7 +32,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _remember_signals() -> list[int]:
+    """Catch SIGHUP and SIGTERM from the first moment: a `systemctl reload` right after start
+    killed the agent (SIGHUP's default action) while it was still importing and parsing.
+    What arrives before the agent is ready is applied once it is (see Agent.run)."""
+    import signal
+
+    early: list[int] = []
+
+    def note(signum: int, _frame: object) -> None:
+        early.append(signum)
+
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, note)
+    return early
+
+
 def run(args: argparse.Namespace) -> int:
+    early = [] if args.check or args.once else _remember_signals()  # before anything slow
     import asyncio
     import json
     import logging
@@ -75,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     from agent.spool import SpoolError
 
     async def _main() -> int:
-        return await Agent(args.config, config).run()
+        return await Agent(args.config, config, early_signals=early).run()
 
     try:
         return asyncio.run(_main())

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import resource
 import signal
+import socket
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -51,8 +53,13 @@ async def _prepare(checks: Iterable[Check]) -> None:
 
 
 class Agent:
-    def __init__(self, config_path: str, config: AgentConfig) -> None:
+    def __init__(
+        self, config_path: str, config: AgentConfig, early_signals: list[int] | None = None
+    ) -> None:
         self.config_path = config_path
+        self._early = early_signals if early_signals is not None else []
+        self._ready = False
+        self._reload_pending = False
         self.config = config
         self.health = Health()
         self.spool = Spool(config.spool_path, config.spool_max_bytes, config.spool_fsync)
@@ -68,17 +75,20 @@ class Agent:
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT (or `stop()`); flush; 0 on a clean stop."""
-        token = self.config.read_token()
-        _raise_nofile()
-        await self.spool.open()
-        self.health.spool_replaced = self.spool.replaced
-        self.shipper = Shipper(self.config, token, self.spool, self.health)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGHUP, self.reload)
+        for sig in self._early:  # caught by `hotline agent` before the loop existed
+            (self.reload if sig == signal.SIGHUP else self.stop)()
+        self._early.clear()
+        token = self.config.read_token()
+        _raise_nofile()
+        await self.spool.open()
+        self.health.spool_replaced = self.spool.replaced
+        self.shipper = Shipper(self.config, token, self.spool, self.health)
         await _prepare(self.config.checks)
         added, _, _ = self.scheduler.apply(self.config.checks)
         self.scheduler.start()
@@ -94,6 +104,11 @@ class Agent:
             asyncio.create_task(self._heartbeats(), name="heartbeat"),
             asyncio.create_task(self._watch_clock(), name="clock"),
         ]
+        self._ready = True
+        notify("READY=1")
+        if self._reload_pending:
+            self._reload_pending = False
+            self.reload()
         try:
             await self._stop.wait()
             await self._shutdown()
@@ -105,10 +120,17 @@ class Agent:
 
     def stop(self) -> None:
         log.info("stopping: finishing running checks and flushing the spool")
+        notify("STOPPING=1")
         self._stop.set()
 
     def reload(self) -> None:
-        """Re-read the config (SIGHUP); on any error keep running the old one."""
+        """Re-read the config (SIGHUP); on any error keep running the old one. A SIGHUP before
+        the agent is ready is remembered and applied once it is."""
+        if not self._ready:
+            if not self._reload_pending:
+                log.info("SIGHUP while starting: the config is read again once started")
+            self._reload_pending = True
+            return
         task = asyncio.get_running_loop().create_task(self.reload_config(), name="reload")
         self._reloads.add(task)
         task.add_done_callback(self._reloads.discard)
@@ -189,6 +211,19 @@ class Agent:
             assert self.shipper is not None
             await self.shipper.heartbeat(body)
             await asyncio.sleep(self.config.heartbeat_interval)
+
+
+def notify(state: str) -> None:
+    """Tell systemd (Type=notify) how the agent is: READY=1 once checks run, so a
+    `systemctl reload` issued during start waits for it; STOPPING=1. Nothing without
+    $NOTIFY_SOCKET (not under systemd)."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]  # abstract namespace
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(state.encode(), address)
 
 
 async def run_once(config: AgentConfig) -> list[dict[str, Any]]:

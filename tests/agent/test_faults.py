@@ -308,3 +308,47 @@ def test_a_corrupt_spool_is_moved_aside_salvaged_and_the_agent_runs_on(
     again.signal(signal.SIGTERM)
     assert again.wait(20) == 0
     assert again.output().count("is corrupt") == 1
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """The process has a handler for `sig` (SigCgt in /proc/PID/status)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (sig - 1) & 1)
+
+
+@pytest.mark.parametrize("delay", [None, 0.1, 0.2, 0.3, 0.5], ids=lambda d: f"after-{d}s")
+def test_a_sighup_right_after_start_is_applied_once_ready_and_never_kills(
+    tmp_path: Path,
+    receiver: Receiver,
+    tcp_target: TcpTarget,
+    agent_process: StartAgent,
+    delay: float | None,
+) -> None:
+    """`delay` None: the moment the process first catches SIGHUP (measured: ~0.07-0.12 s
+    after spawn; before the fix it caught it only after ~0.4 s, once the spool was open)."""
+    config = write_config(tmp_path, receiver.url, tcp_targets(("acd-1", tcp_target.port)))
+    agent = agent_process(config)
+    assert agent.proc is not None
+    started = time.monotonic()
+    if delay is None:
+        wait_for(lambda: _catches(agent.proc.pid, signal.SIGHUP), 10, "a SIGHUP handler")
+        caught_after = time.monotonic() - started
+        assert caught_after < 0.3, f"SIGHUP caught only {caught_after:.3f} s after spawn"
+    else:
+        time.sleep(delay)
+    write_config(  # the reload must see this, even though the agent was not ready yet
+        tmp_path,
+        receiver.url,
+        tcp_targets(("acd-1", tcp_target.port), ("ivr-1", tcp_target.port)),
+    )
+    for _ in range(3):
+        agent.signal(signal.SIGHUP)
+        time.sleep(0.01)
+    wait_for(lambda: receiver.samples("ivr-1") >= 2, 15, "the reloaded config's check runs")
+    assert agent.proc.poll() is None, agent.output()
+    agent.signal(signal.SIGTERM)
+    assert agent.wait(20) == 0
