@@ -63,6 +63,7 @@ th, td { border: 1px solid #c9d3dc; padding: 4px 6px; vertical-align: top; text-
 th { background: #eef3f7; font-weight: 600; }
 td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
+table.summary tbody th { min-width: 6.5em; }
 table.summary td.desc { color: #444; font-size: 12px; min-width: 16em; }
 table.summary td.formula { font-size: 12px; }
 table.summary tr.deducted td.score { color: #b3261e; font-weight: 700; }
