@@ -37,6 +37,7 @@ class EventType(StrEnum):
     OUTAGE_STARTED = "outage_started"
     OUTAGE_ENDED = "outage_ended"
     OUTAGE_RETRACTED = "outage_retracted"  # late results showed it did not happen as recorded
+    OUTAGE_REOPENED = "outage_reopened"  # late results showed it had not ended after all
     NO_DATA_STARTED = "no_data_started"
     NO_DATA_ENDED = "no_data_ended"
     INCIDENT_OPENED = "incident_opened"
@@ -314,6 +315,7 @@ class _ComponentState:
     outages: dict[str, Outage] = field(default_factory=dict)  # current derived, by id
     no_data: dict[str, Outage] = field(default_factory=dict)
     derived_from: list[list[_ProbeOutage]] | None = None  # probe outages last combined
+    config_errors: dict[str, str] = field(default_factory=dict)  # probe → its last such error
 
 
 class Engine:
@@ -394,8 +396,10 @@ class Engine:
                 # a component left with such checks alone goes no_data, visibly.
                 if not state.coverage:
                     _cover(state.coverage, s.ts - 1, s.ts, 0)  # silent from here on
+                state.config_errors[s.probe] = s.detail
                 touched.add(s.component)
                 continue
+            state.config_errors.pop(s.probe, None)
             history = state.probes.get(s.probe)
             if history is None:
                 history = state.probes[s.probe] = _ProbeHistory()
@@ -495,6 +499,9 @@ class Engine:
                     end=None if end == OPEN else end,
                     kind=IntervalKind.NO_DATA,
                     detected_at=start + self._grace_ms if end == OPEN else None,
+                    # why no data, when a check's own configuration is failing: visible in
+                    # the API and the status, so nobody mistakes it for a silent agent
+                    **_config_error(state.config_errors if end == OPEN else {}),
                 )
                 derived[o.id] = o
             # a gap's detected_at stays what it first was
@@ -519,9 +526,11 @@ class Engine:
             self._composite.pop(oid, None)
             self._composite_no_data.pop(oid, None)
         for o in upserts:
+            table = self._composite_no_data if o.kind is IntervalKind.NO_DATA else self._composite
             if o.end is None or o.end > self._floor:
-                silent = o.kind is IntervalKind.NO_DATA
-                (self._composite_no_data if silent else self._composite)[o.id] = o
+                table[o.id] = o
+            else:  # ended before the kept history: final in the store, forgotten here
+                table.pop(o.id, None)
 
     def _recompute_composite(self) -> Changes:
         cid = self.config.composite_id
@@ -693,6 +702,15 @@ def derive_composite(
     return down, no_data
 
 
+def _config_error(errors: dict[str, str]) -> dict[str, str]:
+    if not errors:
+        return {}
+    return {
+        "reason": CONFIG_ERROR,
+        "detail": "; ".join(f"{probe}: {detail}" for probe, detail in sorted(errors.items())),
+    }
+
+
 def _cover(
     coverage: list[tuple[Millis, Millis]], start: Millis, end: Millis, grace: Millis
 ) -> None:
@@ -851,6 +869,8 @@ def _diff(
         changes.upserts.append(new)
         if old is None:
             changes.events.append(Event(started, new.detected_at or new.start, new.component, new))
+        elif old.end is not None and new.end is None and not no_data:
+            changes.events.append(Event(EventType.OUTAGE_REOPENED, old.end, new.component, new))
         if new.end is not None and (old is None or old.end is None):
             changes.events.append(Event(ended, new.end, new.component, new))
     return changes

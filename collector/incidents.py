@@ -88,6 +88,8 @@ class IncidentTracker:
         self._deadline_told: set[str] = set()
         self._groups: dict[str, set[str]] = {}
         self._since: dict[str, Millis] = {}  # when an outage became a fault (overrun: later)
+        # outages of incidents the collector restored lately → (incident, its outage records)
+        self._restored: dict[str, tuple[Incident, dict[str, Outage]]] = {}
         for dep, members in self.config.dependencies.items():
             for m in members:
                 self._groups.setdefault(m, set()).add(dep)
@@ -131,7 +133,11 @@ class IncidentTracker:
         self, events: Sequence[Event], windows: Sequence[MaintenanceWindow], now: Millis
     ) -> IncidentChanges:
         changes = IncidentChanges()
-        for ev in events:
+        # In time order, and at one instant what ended before what started: an incident
+        # restored at T is not joined by a fault detected at T, whatever order the components
+        # came in (so regrouping after a late window gives the same incidents).
+        order = {EventType.OUTAGE_ENDED: 0, EventType.OUTAGE_RETRACTED: 0}
+        for ev in sorted(events, key=lambda e: (e.ts, order.get(e.type, 1))):
             o = ev.outage
             if o is None or o.kind is not IntervalKind.DOWN:
                 continue
@@ -142,7 +148,30 @@ class IncidentTracker:
             elif ev.type is EventType.OUTAGE_RETRACTED:
                 self._in_window.pop(o.id, None)
                 changes.extend(self._retracted(o, now))
+            elif ev.type is EventType.OUTAGE_REOPENED:
+                changes.extend(self._reopened(o, now))
         return changes
+
+    def _reopened(self, o: Outage, now: Millis) -> IncidentChanges:
+        """An outage that had ended goes on after all (a member confirmed down late extends
+        the composite): the incident the collector restored on its end is open again."""
+        held = self._restored.pop(o.id, None)
+        if held is None:
+            return IncidentChanges()
+        inc, records = held
+        if inc.restored_by is not None or inc.voided is not None:
+            return IncidentChanges()  # an operator's restoration stands
+        inc = replace(inc, restored_at=None)
+        for oid, rec in records.items():
+            self._restored.pop(oid, None)
+            self._outages[oid] = o if oid == o.id else rec
+            if oid != o.id and rec.end is not None:
+                self._ended.add(oid)
+        self.open[inc.id] = inc
+        return IncidentChanges(
+            incidents=[inc],
+            timeline=[TimelineEntry(inc.id, now, "reopened", detail={"outage": o.id})],
+        )
 
     def _retracted(self, o: Outage, now: Millis) -> IncidentChanges:
         """Late results showed outage `o` did not happen as recorded (a composite outage is
@@ -248,6 +277,10 @@ class IncidentTracker:
     def _restore(self, inc: Incident, at: Millis, actor: str | None) -> IncidentChanges:
         inc = replace(inc, restored_at=max(at, inc.detected_at), restored_by=actor)
         self.open.pop(inc.id, None)
+        if actor is None:  # kept a while: late results may show an outage went on
+            records = {oid: self._outages[oid] for oid in inc.outage_ids if oid in self._outages}
+            for oid in records:
+                self._restored[oid] = (inc, records)
         for oid in inc.outage_ids:
             self._outages.pop(oid, None)
             self._ended.discard(oid)
@@ -387,8 +420,8 @@ class IncidentTracker:
                 self._since.pop(oid, None)
         groups: list[list[tuple[Millis, Outage, Millis]]] = []
         window = int(self.config.correlation_window * 1000)
-        for since, o, d in sorted(
-            faults, key=lambda f: (f[0], f[1].component == composite, f[1].component, f[1].id)
+        for since, o, d in sorted(  # in the order the tracker learns of them
+            faults, key=lambda f: (f[2], f[1].component == composite, f[1].component, f[1].id)
         ):
             system = self._system_of(o.component)
             best: tuple[int, Millis, int] | None = None
@@ -512,6 +545,9 @@ class IncidentTracker:
     def tick(self, windows: Sequence[MaintenanceWindow], now: Millis) -> IncidentChanges:
         """Overruns of maintenance windows become faults; response deadlines pass."""
         changes = IncidentChanges()
+        horizon = now - 86_400_000
+        for oid in [k for k, (i, _) in self._restored.items() if (i.restored_at or 0) < horizon]:
+            del self._restored[oid]
         for oid, o in sorted(self._in_window.items()):
             if not in_window(windows, o.component, now):
                 del self._in_window[oid]

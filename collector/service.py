@@ -297,8 +297,10 @@ class Collector:
             if now - self._pruned_at >= 600_000:  # keep the engine's memory to the horizon
                 self.engine.prune(now - int(self.config.rebuild_hours * 3_600_000))
                 self._pruned_at = now
-            await self._apply(self.engine.tick(now), now)
+            # overruns first: members become faults before the composite made of them, as
+            # when outages are detected (and as a window entered late regroups them)
             await self._apply_incidents(self.tracker.tick(self.windows, now))
+            await self._apply(self.engine.tick(now), now)
 
     async def _apply(self, changes: Changes, now: Millis) -> None:
         if not changes:

@@ -417,6 +417,7 @@ def test_config_error_results_are_no_data_never_downtime() -> None:
     assert down(e, "acd-1") == [] and _composite(e, IntervalKind.DOWN) == []
     [gap] = [o for o in e.outages() if o.component == "acd-1"]
     assert (gap.kind, gap.start, gap.end) == (IntervalKind.NO_DATA, T0, None)
+    assert (gap.reason, gap.detail) == ("config_error", "sip: no key file")  # says why
 
 
 def test_config_error_between_good_results_leaves_a_no_data_gap() -> None:

@@ -145,3 +145,29 @@ def test_reloaded_incident_restores_when_its_last_outage_ends() -> None:
     changes = t.on_events([ended(Outage("ivr-2@2", "ivr-2", T0, T0 + 99 * S))], [], T0)
     [restored] = changes.incidents
     assert restored.restored_at == T0 + 99 * S
+
+
+def test_an_outage_that_goes_on_after_all_reopens_the_incident_restored_on_its_end() -> None:
+    t = tracker()
+    o = outage("acd-1", T0)
+    t.on_events([started(o)], [], T0 + 20 * S)
+    closed = Outage(o.id, o.component, o.start, T0 + 60 * S, detected_at=o.detected_at)
+    [restored] = t.on_events([ended(closed)], [], T0 + 60 * S).incidents
+    assert restored.restored_at == T0 + 60 * S and not t.open
+    # late results: it had not ended (a member confirmed down late extends the composite)
+    again = Event(EventType.OUTAGE_REOPENED, T0 + 60 * S, o.component, o)
+    [reopened] = t.on_events([again], [], T0 + 90 * S).incidents
+    assert reopened.id == restored.id and reopened.restored_at is None
+    assert list(t.open) == [restored.id]
+    final = Outage(o.id, o.component, o.start, T0 + 120 * S, detected_at=o.detected_at)
+    [done] = t.on_events([ended(final)], [], T0 + 120 * S).incidents
+    assert done.restored_at == T0 + 120 * S
+
+
+def test_a_retracted_outage_leaves_its_incident_which_is_void_when_nothing_else_holds_it() -> None:
+    t = tracker()
+    o = outage("acd-1", T0)
+    [inc] = t.on_events([started(o)], [], T0 + 20 * S).incidents
+    gone = Event(EventType.OUTAGE_RETRACTED, o.start, o.component, o)
+    [void] = t.on_events([gone], [], T0 + 30 * S).incidents
+    assert void.id == inc.id and void.voided and not void.is_open and not t.open
