@@ -12,12 +12,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from datetime import datetime
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_NOT_OK = 2
 EXIT_USAGE = 3
+LOG_LEVELS = ["debug", "info", "warning", "error"]
+# Their INFO is chatter (asyncssh: several lines per SSH check run; httpx: one per request).
+LIBRARY_LOGGERS = ("asyncssh", "apscheduler", "pysnmp", "httpx", "httpcore")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--once", action="store_true", help="run every check once, print JSON lines, exit"
     )
     parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+        "--log-level",
+        default="info",
+        type=str.lower,  # DEBUG, Debug and debug alike, as `hotline collector` takes them
+        choices=LOG_LEVELS,
+        help="debug|info|warning|error (default info); libraries log at warning unless debug",
     )
 
 
@@ -48,20 +57,33 @@ def _remember_signals() -> list[int]:
     return early
 
 
+class _Formatter(logging.Formatter):
+    """Instants as ISO 8601 with the local UTC offset: 2026-11-29T22:41:05.759+08:00."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        instant = datetime.fromtimestamp(record.created).astimezone()
+        return instant.isoformat(timespec="milliseconds")
+
+
+def setup_logging(level: str) -> None:
+    """One line per record on stderr; libraries' loggers at WARNING unless `level` is debug."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+
+
 def run(args: argparse.Namespace) -> int:
     early = [] if args.check or args.once else _remember_signals()  # before anything slow
     import asyncio
     import json
-    import logging
 
     from agent.config import ConfigError, load_config
 
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
+    setup_logging(args.log_level)
     try:
         config = load_config(args.config)
         if not (args.check or args.once):

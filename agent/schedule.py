@@ -95,7 +95,8 @@ class Scheduler:
         self._run_probe = run_probe
         self._checks: dict[tuple[str, str], Check] = {}
         self._previous: dict[tuple[str, str], Any] = {}
-        self._config_errors: dict[tuple[str, str], str] = {}  # checks whose last run was one
+        # each check's last (ok, reason, detail), to log state changes once
+        self._states: dict[tuple[str, str], tuple[bool, str, str]] = {}
         self._scheduled: dict[str, deque[datetime]] = {}  # submitted run times not yet started
         self._limits: dict[str, int] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
@@ -204,7 +205,7 @@ class Scheduler:
         if not keep_state:
             self._checks.pop(key, None)
             self._previous.pop(key, None)
-            self._config_errors.pop(key, None)
+            self._states.pop(key, None)
         self._scheduled.pop(job_id(key), None)
         with contextlib.suppress(JobLookupError):  # already gone
             self._aps.remove_job(job_id(key))
@@ -275,19 +276,27 @@ class Scheduler:
             result = await self._run_probe(check.kind, check.target, options, check.timeout)
         if result.value is not None and check.kind in STATEFUL_KINDS and check.key in self._checks:
             self._previous[check.key] = result.value
-        self._note_config_error(check, result)
+        if check.key in self._checks:
+            self._note_state(check, result)
         return result_record(check, started, result)
 
-    def _note_config_error(self, check: Check, result: Any) -> None:
-        """Log a check going into `config_error` (and its detail changing) and out of it, once
-        per change: the results keep going to the collector, which counts them as no data,
-        but the cause (a secret file removed after load, …) is the operator's to fix."""
+    def _note_state(self, check: Check, result: Any) -> None:
+        """Log each state change of a check once, never each run: the first failure and every
+        change of reason (WARNING, with the detail), the way back to ok (INFO, naming what it
+        was). `config_error` is an ERROR, logged again when its detail changes: the results
+        still go to the collector, which counts them as no data, but the cause (a secret file
+        removed after load, …) is the operator's to fix. A check that starts ok logs nothing."""
         name = f"{check.component}/{check.name}"
-        before = self._config_errors.get(check.key)
+        reason = result.reason.value
+        before = self._states.get(check.key)
+        self._states[check.key] = (result.ok, reason, result.detail)
         if result.reason is Reason.CONFIG_ERROR:
-            if before != result.detail:
-                self._config_errors[check.key] = result.detail
+            if before is None or before[1] != reason or before[2] != result.detail:
                 log.error("check %s: config_error: %s", name, result.detail)
-        elif before is not None:
-            del self._config_errors[check.key]
-            log.info("check %s: no longer a config_error (now %s)", name, result.reason.value)
+        elif before is not None and before[1] == Reason.CONFIG_ERROR.value:
+            log.info("check %s: no longer a config_error (now %s)", name, reason)
+        elif not result.ok:
+            if before is None or before[0] or before[1] != reason:
+                log.warning("check %s: failed: %s: %s", name, reason, result.detail)
+        elif before is not None and not before[0]:
+            log.info("check %s: ok again (was %s)", name, before[1])

@@ -13,8 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="collector YAML configuration")
     parser.add_argument("--listen", help="HOST:PORT to listen on (overrides the config)")
     parser.add_argument("--store", help="sqlite:///PATH or influxdb://… (overrides the config)")
-    parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    parser.add_argument(  # any case, as `hotline agent --log-level` takes it
+        "--log-level", default="info", type=str.lower, choices=["debug", "info", "warning", "error"]
     )
 
 
@@ -77,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"hotline collector: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S%z",  # instants with their UTC offset
     )
     # httpx logs every request at INFO (the InfluxDB store's /write and /query): a line per
     # batch would drown the collector's own messages; its warnings still show

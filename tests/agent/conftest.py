@@ -17,6 +17,7 @@ import pytest
 
 from tests.agent.receiver import Receiver
 from tests.peers.net import LOOPBACK, free_port
+from tests.peers.sshd import sshd  # noqa: F401 (a fixture for the agent's SSH checks)
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "test-token"

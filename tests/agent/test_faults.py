@@ -8,6 +8,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from agent.spool import Spool, SpoolWriteError
+from hotline.cli import build_parser
 from tests.agent.conftest import (
     AgentProcess,
     TcpTarget,
@@ -28,6 +30,7 @@ from tests.agent.conftest import (
 )
 from tests.agent.receiver import Receiver
 from tests.conftest import IN_CI
+from tests.peers.sshd import Sshd
 
 StartAgent = Callable[[Path], AgentProcess]
 
@@ -157,7 +160,8 @@ def test_a_full_spool_disk_is_survived_counted_and_shipping_resumes_when_space_r
         agent.signal(signal.SIGTERM)
         assert agent.wait(20) == 0
     log = agent.output()
-    lines = log.splitlines()
+    # the targets flap at every run, and each check's state changes are logged (once each)
+    lines = [line for line in log.splitlines() if " agent.schedule: check " not in line]
     assert "writable again" in log
     assert "Traceback" not in log, log[-3000:]
     assert len(lines) < 40, f"{len(lines)} log lines:\n" + "\n".join(lines[:60])
@@ -352,3 +356,52 @@ def test_a_sighup_right_after_start_is_applied_once_ready_and_never_kills(
     assert agent.proc.poll() is None, agent.output()
     agent.signal(signal.SIGTERM)
     assert agent.wait(20) == 0
+
+
+_INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d [A-Z]+ ")
+
+
+def test_the_log_holds_each_checks_state_changes_once_and_no_library_chatter(
+    tmp_path: Path, receiver: Receiver, sshd: Sshd, agent_process: StartAgent
+) -> None:
+    flapping = TcpTarget().open()
+    ssh = (
+        f"  - {{id: cti-1, system: callsys, host: 127.0.0.1, probes: [{{kind: ssh, "
+        f'target: "{sshd.target}", options: {{command: "true", '
+        f'known_hosts: "{sshd.known_hosts}", key: "{sshd.client_key}"}}}}]}}\n'
+    )
+    config = write_config(
+        tmp_path, receiver.url, tcp_targets(("acd-1", flapping.port)) + ssh, interval=0.1
+    )
+    agent = agent_process(config)
+    try:
+        wait_for(lambda: receiver.samples("cti-1") >= 10, 30, "SSH checks ran")
+        flapping.close()
+        wait_for(lambda: "acd-1/tcp: failed" in agent.output(), 10, "the failure logged")
+        failed = receiver.samples("acd-1")
+        wait_for(lambda: receiver.samples("acd-1") > failed + 10, 10, "more failed runs")
+        flapping.open()
+        wait_for(lambda: "acd-1/tcp: ok again" in agent.output(), 10, "the recovery logged")
+        ok = receiver.samples("acd-1")
+        wait_for(lambda: receiver.samples("acd-1") > ok + 10, 10, "more good runs")
+    finally:
+        flapping.close()
+    agent.signal(signal.SIGTERM)
+    assert agent.wait(20) == 0
+    lines = [line for line in agent.output().splitlines() if line.strip()]
+    assert [line for line in lines if not _INSTANT.match(line)] == []  # ISO, with the offset
+    assert [line for line in lines if "asyncssh" in line or "apscheduler" in line] == []
+    changes = [line.split(": ", 1)[1] for line in lines if "check acd-1/tcp" in line]
+    assert len(changes) == 2, changes
+    assert changes[0].startswith("check acd-1/tcp: failed: refused")
+    assert changes[1] == "check acd-1/tcp: ok again (was refused)"
+    assert len(lines) < 20, "\n".join(lines)
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "Info", "warning", "ERROR"])
+def test_log_level_takes_any_case_in_agent_and_collector(level: str, tmp_path: Path) -> None:
+    for command in ("agent", "collector"):
+        args = build_parser(command).parse_args([command, "--config", "x", "--log-level", level])
+        assert args.log_level == level.lower()
+    with pytest.raises(SystemExit):
+        build_parser("agent").parse_args(["agent", "--config", "x", "--log-level", "loud"])
