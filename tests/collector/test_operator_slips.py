@@ -104,3 +104,20 @@ async def test_score_from_the_collector_exits_3_for_a_refused_token_or_a_bad_mon
     assert bad_month.returncode == 3 and "--month" in bad_month.stderr
     good = await cli(served, tmp_path, "score", "--month", "2026-11")
     assert good.returncode == 0, good.stderr
+
+
+async def test_a_composite_whose_members_all_fell_silent_is_no_data_in_status_and_facts(
+    served: Served,
+) -> None:
+    from tests.collector.test_api import result
+
+    await post(served, [result(T0 - 30 * S, True), result(T0 - 30 * S, True, "acd-1", "acd")])
+    served.clock.now = T0 + 3600 * S  # an hour of silence from both
+    await served.collector.tick()
+    status = (await served.operator.get("/api/v1/status")).json()
+    states = {c["id"]: c["state"] for c in status["components"]}
+    assert states == {"acd-1": "no_data", "ivr-1": "no_data", "callsys": "no_data"}
+    facts = (await served.operator.get("/api/v1/facts", params={"month": "2026-11"})).json()
+    silent = [n for n in facts["no_data"] if n["component"] == "callsys"]
+    assert [n["start"] for n in silent] == [format_instant(T0 - 20 * S)]  # last + interval
+    assert silent[0]["end"] == format_instant(T0 + 3600 * S)  # as of now
