@@ -24,8 +24,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from collector.domain.timefmt import format_instant
 from collector.store.sqlite import _MIGRATIONS
-from collector.timefmt import format_instant
 from tests.peers.net import free_port
 
 BATCH = 500

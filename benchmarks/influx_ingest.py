@@ -37,10 +37,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collector.model import Sample
+from collector.domain.model import Sample
+from collector.domain.timefmt import format_instant
 from collector.store.influx import InfluxStore
-from collector.store.influx_schema import SampleWriter
-from collector.timefmt import format_instant
+from collector.store.influx.schema import SampleWriter
 from tests.peers.influxd import Influxd
 from tests.peers.net import free_port
 

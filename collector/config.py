@@ -22,14 +22,14 @@ from typing import Any
 import yaml
 
 from collector import yamlload
-from collector.engine import DEFAULT_COMPOSITE, CompositeRule, EngineConfig
-from collector.incidents import (
+from collector.domain.engine import DEFAULT_COMPOSITE, CompositeRule, EngineConfig
+from collector.domain.incidents import (
     DEFAULT_RESPONSE_LIMITS,
     DEFAULT_RESTORATION_LIMITS,
     DEFAULT_SEVERITY,
     IncidentConfig,
 )
-from collector.model import SYSTEMS
+from collector.domain.model import SYSTEMS
 from collector.statedir import default_state_dir
 
 DEFAULT_STORE = "sqlite:///var/lib/hotline-collector/store.db"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from collector.config import CollectorConfig
-from collector.engine import (
+from collector.domain.engine import (
     Changes,
     Engine,
     Event,
@@ -27,11 +27,11 @@ from collector.engine import (
     diff_outages,
     member_of,
 )
-from collector.facts import build_facts
-from collector.incidents import IncidentChanges, IncidentError, IncidentTracker
-from collector.ingest import Batch
-from collector.maintenance import check_rrule, covered, in_window, occurrences
-from collector.model import (
+from collector.domain.facts import build_facts
+from collector.domain.incidents import IncidentChanges, IncidentError, IncidentTracker
+from collector.domain.ingest import Batch
+from collector.domain.maintenance import check_rrule, covered, in_window, occurrences
+from collector.domain.model import (
     AuditEntry,
     Component,
     Exclusion,
@@ -44,8 +44,8 @@ from collector.model import (
     Sample,
     TimelineEntry,
 )
+from collector.domain.timefmt import month_range
 from collector.store.base import Store, StoreError
-from collector.timefmt import month_range
 
 log = logging.getLogger("hotline.collector")
 

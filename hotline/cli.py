@@ -18,8 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agent": ("agent.cli", "run the probing agent (spool, ship, heartbeat)"),
     "probe": ("probes.cli", "run one probe once and print its JSON result (Nagios exit codes)"),
     "collector": ("collector.cli", "run the collector: ingest, outages, incidents, facts API"),
-    "maint": ("collector.maint_cli", "plan, list and remove maintenance windows"),
-    "incident": ("collector.incident_cli", "list, open, ack, restore and report incidents"),
+    "maint": ("collector.client.maint_cli", "plan, list and remove maintenance windows"),
+    "incident": ("collector.client.incident_cli", "list, open, ack, restore and report incidents"),
 }
 
 EXIT_USAGE = 3

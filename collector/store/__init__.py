@@ -1,4 +1,14 @@
-"""Stores of the collector's records: the `Store` interface and its implementations."""
+"""Stores of the collector's records: the `Store` interface and its implementations.
+
+- `base`: the `Store` protocol every store implements, `StoreError`, `BatchConflict`;
+- `sqlite`: `SqliteStore`, the embedded default (one SQLite file);
+- `influx/`: `InfluxStore`, the production store (InfluxDB), and what only it needs;
+- here: `open_store(url)`, the store a URL names.
+
+May import: `collector.domain.model` and `collector.domain.timefmt` (the records and instants
+they store), `collector.statedir` — nothing of `collector.api`, `collector.service`,
+`collector.client`, nor the domain's logic (engine, incidents, facts).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +32,7 @@ def open_store(
         return SqliteStore(path_from_url(url))
     if url.startswith(("influxdb://", "influxdb+https://")):
         try:
-            from collector.store.influx import InfluxStore
+            from collector.store.influx.store import InfluxStore
         except ImportError as exc:  # the InfluxDB store lands in its own issue
             raise StoreError(f"InfluxDB store not available: {exc}") from exc
         return InfluxStore.from_url(url, token_file=token_file, state_dir=state_dir)

@@ -5,7 +5,7 @@ passes `tests/collector/test_store_contract.py`. Methods are async because the I
 talks HTTP; the SQLite store runs its queries on one worker thread.
 
 Rules every implementation keeps:
-- instants are `Millis` (epoch ms, UTC) — see `collector.model`;
+- instants are `Millis` (epoch ms, UTC) — see `collector.domain.model`;
 - ids are given by the caller; a store never invents one;
 - `append_samples` is atomic and durable when it returns (the API answers 202 after it);
 - reads return records in a documented order so both stores give equal results.
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
-from collector.model import (
+from collector.domain.model import (
     AuditEntry,
     Component,
     Exclusion,

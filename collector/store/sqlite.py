@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from collector.model import (
+from collector.domain.model import (
     AuditEntry,
     Component,
     Exclusion,
@@ -41,8 +41,8 @@ from collector.model import (
     Sample,
     TimelineEntry,
 )
+from collector.domain.timefmt import in_range
 from collector.store.base import BatchConflict, StoreError
-from collector.timefmt import in_range
 
 T = TypeVar("T")
 log = logging.getLogger("hotline.collector.store.sqlite")

@@ -15,7 +15,7 @@ import uvicorn
 
 from collector.api import create_app
 from collector.config import CollectorConfig, Principal
-from collector.engine import EngineConfig
+from collector.domain.engine import EngineConfig
 from collector.service import Collector
 from collector.store import SqliteStore, Store
 from tests.peers.influxd import influxd  # noqa: F401  (the session's influxd, for "influxdb")

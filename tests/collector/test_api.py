@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from collector.timefmt import format_instant
+from collector.domain.timefmt import format_instant
 from scoring import load_rules, parse_facts, score
 from tests.collector.conftest import T0, Served
 

@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from collector.api import create_app
-from collector.model import Heartbeat, MaintenanceWindow, Outage, Sample
+from collector.domain.model import Heartbeat, MaintenanceWindow, Outage, Sample
+from collector.domain.timefmt import format_instant
 from collector.service import Collector
 from collector.store import SqliteStore, StoreError
-from collector.timefmt import format_instant
 from tests.collector.conftest import AGENT_TOKEN, OPERATOR_TOKEN, T0, Clock, make_config
 
 S = 1000

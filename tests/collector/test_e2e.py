@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from collector.timefmt import format_instant
+from collector.domain.timefmt import format_instant
 from probes import run_probe
 from tests.collector.process import AGENT_TOKEN, OPERATOR_TOKEN, REPO, CollectorProcess
 from tests.conftest import require_program

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from collector.timefmt import format_instant
+from collector.domain.timefmt import format_instant
 from tests.collector.process import AGENT_TOKEN, OPERATOR_TOKEN, REPO, CollectorProcess
 from tests.conftest import require_program
 from tests.peers.kamailio import Kamailio

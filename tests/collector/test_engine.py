@@ -7,8 +7,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.engine import CompositeRule, Engine, EngineConfig, EventType
-from collector.model import IntervalKind, Outage, Sample
+from collector.domain.engine import CompositeRule, Engine, EngineConfig, EventType
+from collector.domain.model import IntervalKind, Outage, Sample
 
 S = 1000  # one second in ms
 T0 = 1_800_000_000_000
@@ -303,7 +303,7 @@ def test_a_probe_history_resumed_walk_equals_a_walk_from_scratch(
 ) -> None:
     """The engine steps only over a probe's new items after appends; after any mix of appends,
     late inserts, compaction and pruning its outages are those of walking every item again."""
-    from collector.engine import _ProbeHistory
+    from collector.domain.engine import _ProbeHistory
 
     history = _ProbeHistory()
     t = T0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collector.facts import build_facts
-from collector.model import Component
-from collector.timefmt import month_range
+from collector.domain.facts import build_facts
+from collector.domain.model import Component
+from collector.domain.timefmt import month_range
 from scoring import load_rules, parse_facts, score
 
 HOUR = 3_600_000

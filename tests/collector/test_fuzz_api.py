@@ -21,9 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collector.api import create_app
+from collector.domain.timefmt import format_instant
 from collector.service import Collector
 from collector.store import SqliteStore
-from collector.timefmt import format_instant
 from tests.collector.conftest import AGENT_TOKEN, OPERATOR_TOKEN, T0, Clock, make_config
 
 T = TypeVar("T")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from collector.engine import Event, EventType
-from collector.incidents import IncidentConfig, IncidentError, IncidentTracker
-from collector.model import MaintenanceWindow, Outage
+from collector.domain.engine import Event, EventType
+from collector.domain.incidents import IncidentConfig, IncidentError, IncidentTracker
+from collector.domain.model import MaintenanceWindow, Outage
 
 S = 1000
 T0 = 1_793_500_000_000
@@ -136,7 +136,7 @@ def test_response_and_restoration_deadlines_pass_once_each() -> None:
 
 
 def test_reloaded_incident_restores_when_its_last_outage_ends() -> None:
-    from collector.model import Incident
+    from collector.domain.model import Incident
 
     inc = Incident("INC-1", ("ivr-1", "ivr-2"), "P2", T0, outage_ids=("ivr-1@1", "ivr-2@2"))
     still_open = Outage("ivr-2@2", "ivr-2", T0, None)

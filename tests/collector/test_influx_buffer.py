@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.buffer import BufferTimeout, DurableBuffer, Record
+from collector.store.influx.buffer import BufferTimeout, DurableBuffer, Record
 
 
 class Down(Exception):
@@ -201,7 +201,7 @@ async def test_exclusive_holds_the_drain_still(tmp_path: Path) -> None:
 _WRITER = textwrap.dedent(
     """
     import asyncio, os, signal, sys
-    from collector.buffer import DurableBuffer, Record
+    from collector.store.influx.buffer import DurableBuffer, Record
 
     async def sink(key, body, lines):
         raise ConnectionError("down")

@@ -12,11 +12,11 @@ from typing import ClassVar
 
 import pytest
 
-from collector import lineproto as lp
-from collector.model import Sample
+from collector.domain.model import Sample
 from collector.store import StoreError
 from collector.store.influx import InfluxStore
-from collector.store.influx_client import InfluxClient, parse_url, rows
+from collector.store.influx import lineproto as lp
+from collector.store.influx.client import InfluxClient, parse_url, rows
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
 
 SECRET = "s3cr:et/pw"

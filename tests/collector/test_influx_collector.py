@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from collector.timefmt import format_instant
+from collector.domain.timefmt import format_instant
 from tests.collector.process import CollectorProcess
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
 

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from collector.config import CollectorConfig
-from collector.ingest import parse_batch
-from collector.model import Heartbeat
+from collector.domain.ingest import parse_batch
+from collector.domain.model import Heartbeat
+from collector.domain.timefmt import format_instant
 from collector.service import Collector
 from collector.store import SqliteStore, Store
 from collector.store.influx import InfluxStore
-from collector.timefmt import format_instant
 from tests.peers.influxd import Influxd
 
 T = 1_795_132_800_000  # 2026-11-20T00:00:00Z

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.model import Sample
+from collector.domain.model import Sample
 from collector.store import StoreError
 from collector.store.influx import InfluxStore
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
@@ -99,7 +99,7 @@ async def test_a_hung_influxd_delays_nothing_but_reads(
 _WRITER = textwrap.dedent(
     """
     import asyncio, os, signal, sys
-    from collector.model import Sample
+    from collector.domain.model import Sample
     from collector.store.influx import InfluxStore
 
     async def main():

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from collector.domain.timefmt import format_instant
 from collector.service import Collector
 from collector.store.influx import InfluxStore
-from collector.timefmt import format_instant
 from tests.collector.conftest import T0, Clock, Served, make_config, serve
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
 
@@ -147,7 +147,7 @@ async def test_batches_taken_before_and_during_the_rebuild_are_applied_once(
     influxd_factory: Callable[..., Influxd],  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    from collector.ingest import parse_batch
+    from collector.domain.ingest import parse_batch
     from collector.store import SqliteStore
     from tests.collector.test_ingest_concurrency import body
 

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from collector import lineproto as lp
+from collector.store.influx import lineproto as lp
 from tests.peers.influxd import Influxd
 
 AWKWARD = [

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from collector.model import Component, Sample
+from collector.domain.model import Component, Sample
+from collector.domain.timefmt import format_instant
 from collector.store.influx import InfluxStore
-from collector.timefmt import format_instant
 from scoring import load_rules, parse_facts, score
 from tests.collector.process import CollectorProcess
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from collector.model import (
+from collector.domain.model import (
     AuditEntry,
     Component,
     Exclusion,
@@ -26,7 +26,7 @@ from collector.model import (
 )
 from collector.store import SqliteStore
 from collector.store.influx import InfluxStore
-from collector.store.influx_client import InfluxError, rows
+from collector.store.influx.client import InfluxError, rows
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
 
 T0 = 1_792_999_980_000

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from collector.ingest import parse_batch
+from collector.domain.ingest import parse_batch
+from collector.domain.timefmt import format_instant
 from collector.service import Collector
 from collector.store import Store
-from collector.timefmt import format_instant
 from tests.collector.conftest import T0, Clock, make_config
 
 S = 1000

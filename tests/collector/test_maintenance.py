@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from collector.maintenance import classify, covered, occurrences
-from collector.model import MaintenanceWindow, Outage
-from collector.timefmt import LOCAL, from_datetime
+from collector.domain.maintenance import classify, covered, occurrences
+from collector.domain.model import MaintenanceWindow, Outage
+from collector.domain.timefmt import LOCAL, from_datetime
 
 H = 3_600_000
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from collector.timefmt import format_instant
+from collector.domain.timefmt import format_instant
 from tests.collector.conftest import OPERATOR_TOKEN, T0, Served
 from tests.collector.test_api import pattern, post
 from tests.collector.test_cli import hotline

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.report_draft import draft_markdown
+from collector.client.report_draft import draft_markdown
 
 INCIDENT = {
     "id": "INC-20261103-100020",

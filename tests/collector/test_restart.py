@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector.ingest import Batch, parse_batch
-from collector.model import IntervalKind
+from collector.domain.ingest import Batch, parse_batch
+from collector.domain.model import IntervalKind
+from collector.domain.timefmt import format_instant
 from collector.service import Collector
 from collector.store import SqliteStore
-from collector.timefmt import format_instant
 from tests.collector.conftest import T0, Clock, make_config
 
 S = 1000
@@ -131,7 +131,7 @@ async def test_silence_older_than_the_replayed_history_closes_after_a_restart(
 
 
 async def test_subscribers_receive_outage_and_incident_events_in_order(tmp_path: Path) -> None:
-    from collector.engine import EventType
+    from collector.domain.engine import EventType
 
     clock = Clock(T0)
     c = await started(tmp_path, clock)

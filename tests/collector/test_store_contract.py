@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.model import (
+from collector.domain.model import (
     AuditEntry,
     Component,
     Exclusion,

@@ -13,10 +13,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.ingest import parse_batch
+from collector.domain.ingest import parse_batch
+from collector.domain.timefmt import format_instant
 from collector.service import Collector
 from collector.store import SqliteStore
-from collector.timefmt import format_instant
 from scoring import load_rules, parse_facts, score
 from tests.collector.conftest import T0, Clock, make_config
 

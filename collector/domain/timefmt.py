@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from collector.model import Millis
+from collector.domain.model import Millis
 
 LOCAL = ZoneInfo("Asia/Shanghai")  # the hotline's zone: facts, ids and reports use it
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

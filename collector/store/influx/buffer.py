@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("collector.buffer")
 
 T = TypeVar("T")
 _GROUP_MAX = 256  # transactions per group commit

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
-from collector.model import MaintenanceWindow, Millis, Outage
-from collector.timefmt import from_datetime, to_datetime
+from collector.domain.model import MaintenanceWindow, Millis, Outage
+from collector.domain.timefmt import from_datetime, to_datetime
 from scoring import intervals
 
 ALL = "*"

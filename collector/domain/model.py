@@ -2,7 +2,8 @@
 
 Instants are integers: Unix epoch **milliseconds**, UTC (`Millis`). Integers compare, hash and
 round-trip exactly through SQLite and InfluxDB (ns = ms * 1_000_000), and they are what
-`scoring.intervals` works on. Conversion to ISO 8601 happens at the edges (`collector.timefmt`).
+`scoring.intervals` works on. Conversion to ISO 8601 happens at the edges
+(`collector.domain.timefmt`).
 
 Ids of outages, incidents and maintenance windows are made by the collector, never by a store,
 so two stores fed the same results give equal facts.

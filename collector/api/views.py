@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from collector.model import (
+from collector.domain.model import (
     AuditEntry,
     Heartbeat,
     Incident,
@@ -13,7 +13,7 @@ from collector.model import (
     Outage,
     TimelineEntry,
 )
-from collector.timefmt import format_instant, in_range
+from collector.domain.timefmt import format_instant, in_range
 
 log = logging.getLogger("hotline.collector.views")
 

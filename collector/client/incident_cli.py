@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from collector.cli_common import add_client_arguments
+from collector.client.common import add_client_arguments
 
 EXIT_USAGE = 3
 EXIT_FAILED = 1
@@ -97,8 +97,8 @@ def _ref(ref: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from collector.client import ClientError, CollectorClient, read_token
-    from collector.report_draft import draft_markdown
+    from collector.client.http import ClientError, CollectorClient, read_token
+    from collector.client.report_draft import draft_markdown
 
     try:
         with CollectorClient(args.collector, read_token(args.token_file)) as client:

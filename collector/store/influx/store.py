@@ -1,7 +1,7 @@
 """The InfluxDB store: `Store` over the v1-compatible API, behind a durable local buffer.
 
 Writes (samples, outages, windows, incidents, timeline, audit, heartbeats) become line
-protocol and go into `collector.buffer.DurableBuffer` — one SQLite file in the
+protocol and go into `collector.store.influx.buffer.DurableBuffer` — one SQLite file in the
 collector's `state_dir` — in one durable commit, so the collector answers 202 while InfluxDB is slow
 or down; a background task drains the buffer to `/write` in order, in gzip batches of about
 5,000 lines. The same commit keeps the store's small local tables: batch ids already seen
@@ -45,9 +45,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from collector import lineproto as lp
-from collector.buffer import BufferStats, BufferTimeout, DurableBuffer, Record
-from collector.model import (
+from collector.domain.model import (
     AuditEntry,
     Component,
     Exclusion,
@@ -63,10 +61,12 @@ from collector.model import (
     TimelineEntry,
 )
 from collector.statedir import default_state_dir
-from collector.store import influx_retention
-from collector.store import influx_schema as schema
 from collector.store.base import StoreError
-from collector.store.influx_client import (
+from collector.store.influx import lineproto as lp
+from collector.store.influx import retention as influx_retention
+from collector.store.influx import schema
+from collector.store.influx.buffer import BufferStats, BufferTimeout, DurableBuffer, Record
+from collector.store.influx.client import (
     InfluxClient,
     InfluxError,
     InfluxTarget,
@@ -76,7 +76,7 @@ from collector.store.influx_client import (
     rows,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("collector.store.influx")
 
 MS = schema.MS
 _MIN_TIME, _MAX_TIME = schema.MIN_TIME, schema.MAX_TIME

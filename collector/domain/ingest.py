@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from collector.model import SYSTEMS, Millis, Sample
-from collector.timefmt import MIN_INSTANT, parse_instant
+from collector.domain.model import SYSTEMS, Millis, Sample
+from collector.domain.timefmt import MIN_INSTANT, parse_instant
 from probes.result import Reason
 
 _REASONS = frozenset(r.value for r in Reason)

@@ -25,8 +25,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from collector import lineproto as lp
-from collector.model import (
+from collector.domain.model import (
     AuditEntry,
     Component,
     Exclusion,
@@ -39,6 +38,7 @@ from collector.model import (
     Sample,
     TimelineEntry,
 )
+from collector.store.influx import lineproto as lp
 
 MS = 1_000_000  # ns per ms
 MIN_TIME = -9_223_372_036_854_775_806  # InfluxDB's time range (ns)

@@ -33,15 +33,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
-from collector import views
+from collector.api import views
 from collector.config import Principal
-from collector.incidents import IncidentError
-from collector.ingest import MAX_INTERVAL, BatchError, parse_batch
-from collector.maintenance import classify
-from collector.model import Heartbeat
+from collector.domain.incidents import IncidentError
+from collector.domain.ingest import MAX_INTERVAL, BatchError, parse_batch
+from collector.domain.maintenance import classify
+from collector.domain.model import Heartbeat
+from collector.domain.timefmt import check_instant, format_instant, month_range, parse_instant
 from collector.service import Collector, NotFound
 from collector.store.base import BatchConflict, StoreError
-from collector.timefmt import check_instant, format_instant, month_range, parse_instant
 
 try:
     import orjson
@@ -430,7 +430,7 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
         """
         summary: No-data intervals (coverage gaps) (?component=&from=&to=)
         """
-        from collector.model import IntervalKind
+        from collector.domain.model import IntervalKind
 
         since, until = instant_param(request, "from"), instant_param(request, "to")
         component = request.query_params.get("component") or None

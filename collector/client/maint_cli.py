@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from collector.cli_common import add_client_arguments
+from collector.client.common import add_client_arguments
 
 EXIT_USAGE = 3
 EXIT_FAILED = 1
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from collector.client import ClientError, CollectorClient, read_token
+    from collector.client.http import ClientError, CollectorClient, read_token
 
     try:
         with CollectorClient(args.collector, read_token(args.token_file)) as client:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from collector.model import IntervalKind, Millis, Outage, Sample
+from collector.domain.model import IntervalKind, Millis, Outage, Sample
 from scoring.intervals import subtract
 
 OPEN: Millis = 2**62  # stands for "not ended yet" inside interval arithmetic

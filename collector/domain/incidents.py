@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from collector.engine import Event, EventType
-from collector.maintenance import covered, in_window
-from collector.model import (
+from collector.domain.engine import Event, EventType
+from collector.domain.maintenance import covered, in_window
+from collector.domain.model import (
     AuditEntry,
     Incident,
     IntervalKind,
@@ -31,7 +31,7 @@ from collector.model import (
     Outage,
     TimelineEntry,
 )
-from collector.timefmt import format_instant, to_datetime
+from collector.domain.timefmt import format_instant, to_datetime
 
 DEFAULT_SEVERITY = {"acd": "P1", "callsys": "P1", "ivr": "P2", "seat": "P3", "other": "P3"}
 DEFAULT_RESPONSE_LIMITS = {"P1": 15 * 60, "P2": 30 * 60, "P3": 60 * 60}  # seconds

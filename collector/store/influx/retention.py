@@ -19,15 +19,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from collector import lineproto as lp
-from collector.model import Millis, RetentionResult
-from collector.store import influx_schema as schema
-from collector.store.influx_client import InfluxError, quote_ident, rows
+from collector.domain.model import Millis, RetentionResult
+from collector.store.influx import lineproto as lp
+from collector.store.influx import schema
+from collector.store.influx.client import InfluxError, quote_ident, rows
 
 if TYPE_CHECKING:
     from collector.store.influx import InfluxStore
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("collector.store.influx_retention")
 
 MS = schema.MS
 _DAY = 86_400_000

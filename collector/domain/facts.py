@@ -18,9 +18,16 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from collector.maintenance import ALL, occurrences
-from collector.model import AuditEntry, Component, Incident, MaintenanceWindow, Millis, Outage
-from collector.timefmt import format_instant, in_range, month_range
+from collector.domain.maintenance import ALL, occurrences
+from collector.domain.model import (
+    AuditEntry,
+    Component,
+    Incident,
+    MaintenanceWindow,
+    Millis,
+    Outage,
+)
+from collector.domain.timefmt import format_instant, in_range, month_range
 
 log = logging.getLogger("hotline.collector.facts")
 
