@@ -241,7 +241,9 @@ class Collector:
             try:
                 now = self.clock()
                 result = await self.store.apply_retention(
-                    now - int(self.config.raw_days * DAY), now - int(self.config.keep_days * DAY)
+                    now - int(self.config.raw_days * DAY),
+                    now - int(self.config.keep_days * DAY),
+                    now,
                 )
                 log.info("retention: %s", result)
             except Exception:

@@ -153,10 +153,13 @@ class Store(Protocol):
         """The latest heartbeat of every agent, ordered by agent."""
 
     # -- retention ---------------------------------------------------------------------------
-    async def apply_retention(self, raw_before: Millis, keep_before: Millis) -> RetentionResult:
+    async def apply_retention(
+        self, raw_before: Millis, keep_before: Millis, now: Millis
+    ) -> RetentionResult:
         """Roll samples older than `raw_before` up into per-minute rollups and delete them;
         delete rollups, closed outages, incidents (restored), timelines and audit entries older
-        than `keep_before`. Open outages and incidents are never deleted."""
+        than `keep_before`. Open outages and incidents are never deleted. `now` is the instant
+        both cuts were computed from (the clock is passed in, never read)."""
 
     async def rollups(
         self, since: Millis, until: Millis, component: str | None = None

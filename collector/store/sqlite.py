@@ -618,7 +618,9 @@ class SqliteStore:
         ]
 
     # -- retention ---------------------------------------------------------------------------
-    async def apply_retention(self, raw_before: Millis, keep_before: Millis) -> RetentionResult:
+    async def apply_retention(
+        self, raw_before: Millis, keep_before: Millis, now: Millis
+    ) -> RetentionResult:
         def tx() -> RetentionResult:
             db = self._conn
             with _transaction(db):

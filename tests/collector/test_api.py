@@ -383,7 +383,7 @@ async def test_outage_filters_accept_an_unencoded_plus_in_the_offset(served: Ser
 
 async def test_rollups_keep_per_minute_counts_after_raw_samples_expire(served: Served) -> None:
     await post(served, pattern("++-+", t0=T0 - 40 * 86_400 * S - 40 * S))  # 40 days, one minute
-    await served.collector.store.apply_retention(T0 - 30 * 86_400 * S, T0 - 400 * 86_400 * S)
+    await served.collector.store.apply_retention(T0 - 30 * 86_400 * S, T0 - 400 * 86_400 * S, T0)
     r = await served.agent.get(
         "/api/v1/rollups",
         params={

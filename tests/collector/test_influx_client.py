@@ -76,7 +76,7 @@ def test_bad_store_urls_name_what_is_wrong(url: str, error: str) -> None:
 def test_from_url_options_reach_the_store(tmp_path: Path) -> None:
     url = f"influxdb://h/x?rp_raw=r&rp_keep=k&rp_raw_days=7&rp_keep_days=0&buffer={tmp_path}/b.db"
     s = InfluxStore.from_url(url)
-    assert (s.rp_raw, s.rp_keep, s.rp_raw_days, s.rp_keep_days) == ("r", "k", 7, None)
+    assert (s.db.rp_raw, s.db.rp_keep, s.db.rp_raw_days, s.db.rp_keep_days) == ("r", "k", 7, None)
     assert s._buffer.path == tmp_path / "b.db"
     with pytest.raises(StoreError, match="400 days"):
         InfluxStore.from_url(url.replace("rp_keep_days=0", "rp_keep_days=30"))
@@ -177,8 +177,8 @@ async def test_a_user_without_admin_rights_writes_into_a_prepared_database(
     await admin.aclose()
     prepare = InfluxStore.from_url(admin_url, state_dir=tmp_path / "admin")
     await prepare.open()  # the admin creates the database and the policies once
-    await prepare._client.query("CREATE USER writer WITH PASSWORD 'w'", write=True)
-    await prepare._client.query('GRANT ALL ON "prepared" TO "writer"', write=True)
+    await prepare.db.client.query("CREATE USER writer WITH PASSWORD 'w'", write=True)
+    await prepare.db.client.query('GRANT ALL ON "prepared" TO "writer"', write=True)
     await prepare.close()
     url = server.store_url("prepared").replace("influxdb://", "influxdb://writer:w@")
     store = InfluxStore.from_url(url, state_dir=tmp_path / "writer")

@@ -33,6 +33,12 @@ T0 = 1_792_999_980_000
 MIN = 60_000
 
 
+def wall_now() -> int:
+    """The wall clock in ms: record versions are wall-clock nanoseconds, and retention
+    compares them with the `now` it is given."""
+    return int(time.time() * 1000)
+
+
 def history() -> list[Sample]:
     """Three hours of samples of two components, with failures, gaps in latency and runs."""
     out = []
@@ -79,7 +85,7 @@ async def test_same_history_gives_the_same_answers_as_sqlite_through_retention(
         assert await store.read_samples(T0, T0 + 4 * 60 * MIN) == sorted(
             samples, key=lambda s: (s.ts, s.component, s.probe)
         )
-    results = [await s.apply_retention(cut, T0 - MIN) for s in (sqlite, influx_store)]
+    results = [await s.apply_retention(cut, T0 - MIN, T0) for s in (sqlite, influx_store)]
     assert results[0] == results[1] and results[0].samples_rolled_up > 200
     for since, until in [(T0, T0 + 4 * 60 * MIN), (T0 + 7 * MIN, T0 + 9 * MIN)]:
         assert await influx_store.rollups(since, until) == await sqlite.rollups(since, until)
@@ -91,7 +97,7 @@ async def test_same_history_gives_the_same_answers_as_sqlite_through_retention(
     late = [Sample("a1", "ivr-1", "ivr", "sip", T0 + 5 * MIN + 100, False, "refused")]
     for store in (sqlite, influx_store):
         await store.append_samples("a1", "late", late)
-        await store.apply_retention(cut, T0 - MIN)
+        await store.apply_retention(cut, T0 - MIN, T0)
     assert await influx_store.rollups(T0, cut) == await sqlite.rollups(T0, cut)
     await sqlite.close()
 
@@ -200,13 +206,14 @@ async def test_live_records_are_rewritten_before_influxdb_could_expire_them(
 
     before = await everything()
     versions = {
-        m: len(await s._select(f"SELECT * {s._from(s.rp_keep, m)}")) for m in ("outage", "window")
+        m: len(await s._select(f"SELECT * {s.db.from_(s.db.rp_keep, m)}"))
+        for m in ("outage", "window")
     }
-    s.refresh_after_ms = 0  # everything counts as old enough to be written again
-    await s.apply_retention(0, 0)
+    s.retention.refresh_after_ms = 0  # everything counts as old enough to be written again
+    await s.apply_retention(0, 0, wall_now())
     assert await everything() == before
     for m, n in versions.items():
-        assert len(await s._select(f"SELECT * {s._from(s.rp_keep, m)}")) == n + 1
+        assert len(await s._select(f"SELECT * {s.db.from_(s.db.rp_keep, m)}")) == n + 1
 
 
 async def test_without_influxql_delete_retention_rolls_up_once_and_keeps_expired_records_out(
@@ -216,14 +223,14 @@ async def test_without_influxql_delete_retention_rolls_up_once_and_keeps_expired
     so the refusal is played by wrapping the client): retention then rolls each sample up
     once, leaves expiry to InfluxDB, and stops rewriting records it would have deleted."""
     s = influx_store
-    real_query = s._client.query
+    real_query = s.db.client.query
 
     async def no_delete(statement: str, **kw: Any) -> list[dict[str, Any]]:
         if statement.startswith("DELETE"):
             raise InfluxError("query error: DELETE not supported", retryable=False)
         return await real_query(statement, **kw)
 
-    s._client.query = no_delete  # type: ignore[method-assign]
+    s.db.client.query = no_delete  # type: ignore[method-assign]
     sqlite = SqliteStore(tmp_path / "s.db")
     await sqlite.open()
     samples = history()
@@ -232,15 +239,15 @@ async def test_without_influxql_delete_retention_rolls_up_once_and_keeps_expired
     for store in (sqlite, s):
         await store.append_samples("a", "b", samples)
         await store.upsert_outages([closed])
-        await store.apply_retention(T0 + 60 * MIN, T0 - MIN)
+        await store.apply_retention(T0 + 60 * MIN, T0 - MIN, wall_now())
         await store.append_samples("a", "late", [late])
-        await store.apply_retention(T0 + 120 * MIN, T0 - MIN)
+        await store.apply_retention(T0 + 120 * MIN, T0 - MIN, wall_now())
     assert await s.rollups(T0, T0 + 120 * MIN) == await sqlite.rollups(T0, T0 + 120 * MIN)
-    assert not s._deletes_work and await s.read_outages() == [closed]  # left to InfluxDB
-    s.refresh_after_ms = 0
-    versions = len(await s._select(f"SELECT * {s._from(s.rp_keep, 'outage')}"))
-    await s.apply_retention(T0 + 120 * MIN, T0 - MIN)
-    assert len(await s._select(f"SELECT * {s._from(s.rp_keep, 'outage')}")) == versions
+    assert not s.db.deletes_work and await s.read_outages() == [closed]  # left to InfluxDB
+    s.retention.refresh_after_ms = 0
+    versions = len(await s._select(f"SELECT * {s.db.from_(s.db.rp_keep, 'outage')}"))
+    await s.apply_retention(T0 + 120 * MIN, T0 - MIN, wall_now())
+    assert len(await s._select(f"SELECT * {s.db.from_(s.db.rp_keep, 'outage')}")) == versions
     await sqlite.close()
 
 
@@ -252,7 +259,7 @@ async def test_retention_policies_are_created_and_follow_the_collectors_retentio
     await store.open()
 
     async def durations() -> dict[str, str]:
-        [result] = await store._client.query(f'SHOW RETENTION POLICIES ON "{db}"')
+        [result] = await store.db.client.query(f'SHOW RETENTION POLICIES ON "{db}"')
         return {r["name"]: r["duration"] for r in rows(result)}
 
     assert await durations() == {
@@ -261,9 +268,9 @@ async def test_retention_policies_are_created_and_follow_the_collectors_retentio
         "hotline_keep": "10320h0m0s",
     }
     now = int(time.time() * 1000)
-    await store.apply_retention(now - 30 * 86_400_000, now - 400 * 86_400_000)
+    await store.apply_retention(now - 30 * 86_400_000, now - 400 * 86_400_000, now)
     assert (await durations())["hotline_raw"] == "768h0m0s"  # 32 days cover 30
-    await store.apply_retention(now - 90 * 86_400_000, now - 500 * 86_400_000)
+    await store.apply_retention(now - 90 * 86_400_000, now - 500 * 86_400_000, now)
     assert await durations() == {
         "autogen": "0s",
         "hotline_raw": "2208h0m0s",
@@ -286,8 +293,10 @@ async def test_a_component_keeps_its_first_registration_even_after_local_state_i
     await again.append_samples("a2", "b1", [late])
     want = [Component("ivr-1", "ivr", T0, "a1")]
     assert await again.components() == want
-    again.refresh_after_ms = 0  # rewritten as first registered, the other versions deleted
-    await again.apply_retention(0, 0)
+    again.retention.refresh_after_ms = 0  # rewritten as first registered, others deleted
+    await again.apply_retention(0, 0, wall_now())
     assert await again.components() == want
-    assert len(await again._select(f"SELECT * {again._from(again.rp_keep, 'component')}")) == 1
+    assert (
+        len(await again._select(f"SELECT * {again.db.from_(again.db.rp_keep, 'component')}")) == 1
+    )
     await again.close()

@@ -194,7 +194,7 @@ async def test_retention_rolls_up_old_samples_and_keeps_records(store: Store) ->
     old = Outage("ivr-1@0", "ivr-1", T0 - 500 * MIN, T0 - 400 * MIN)
     still_open = Outage("ivr-1@1", "ivr-1", T0 - 500 * MIN, None)
     await store.upsert_outages([old, still_open])
-    result = await store.apply_retention(raw_before=T0 + MIN, keep_before=T0 - 10 * MIN)
+    result = await store.apply_retention(raw_before=T0 + MIN, keep_before=T0 - 10 * MIN, now=T0)
     assert result.samples_rolled_up == 5
     assert await store.read_samples(0, T0 + 10 * MIN) == [_sample(T0 + 2 * MIN)]
     [r] = await store.rollups(T0, T0 + MIN)

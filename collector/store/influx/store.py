@@ -9,9 +9,9 @@ or down; a background task drains the buffer to `/write` in order, in gzip batch
 
 Reads flush the buffer first (everything written before the read is in InfluxDB), then ask
 InfluxQL, so they are exact even with a backlog; while InfluxDB is down they fail after
-`read_timeout` seconds with a `StoreError` naming the backlog. The schema is in
-`collector.store.influx_schema`, retention in `collector.store.influx_retention`, the HTTP
-client in `collector.store.influx_client`.
+`read_timeout` seconds with a `StoreError` naming the backlog. The database (client,
+retention policies, their creation, selects, deletes) is `database.InfluxDatabase`, which this
+store and `retention.Retention` share; the schema is in `schema`, the HTTP client in `client`.
 
 On InfluxDB 1.x `open()` creates the database and both retention policies (and fixes their
 durations); with a token (2.x/3.x) or `create=false` it creates nothing: the README gives
@@ -63,7 +63,6 @@ from collector.domain.model import (
 from collector.statedir import default_state_dir
 from collector.store.base import StoreError
 from collector.store.influx import lineproto as lp
-from collector.store.influx import retention as influx_retention
 from collector.store.influx import schema
 from collector.store.influx.buffer import BufferStats, BufferTimeout, DurableBuffer, Record
 from collector.store.influx.client import (
@@ -71,10 +70,10 @@ from collector.store.influx.client import (
     InfluxError,
     InfluxTarget,
     parse_url,
-    quote_ident,
     quote_string,
-    rows,
 )
+from collector.store.influx.database import InfluxDatabase
+from collector.store.influx.retention import Retention
 
 log = logging.getLogger("collector.store.influx")
 
@@ -135,19 +134,21 @@ class InfluxStore:
         if rp_raw_days is not None and rp_raw_days < 1:
             raise StoreError(f"rp_raw_days={rp_raw_days}: at least 1")
         self.target = target
-        self.rp_raw = rp_raw
-        self.rp_keep = rp_keep
-        self.rp_raw_days = rp_raw_days
-        self.rp_keep_days = rp_keep_days
-        self.create = (target.token is None) if create is None else create
+        self.db = InfluxDatabase(
+            target,
+            InfluxClient(target, gzip_level=gzip_level),
+            rp_raw=rp_raw,
+            rp_keep=rp_keep,
+            rp_raw_days=rp_raw_days,
+            rp_keep_days=rp_keep_days,
+            manage=(target.token is None) if create is None else create,
+        )
         self.read_timeout = read_timeout
         self.close_timeout = close_timeout  # how long close() tries to deliver the backlog
-        self.refresh_after_ms: int | None = None  # default: half of each retention policy
-        self._deletes_work = True  # False once InfluxDB refused an InfluxQL DELETE (2.x, 3.x)
-        self._client = InfluxClient(target, gzip_level=gzip_level)
         self._buffer = DurableBuffer(
             buffer_path, self._sink, max_batch_lines=batch_lines, backoff_max=backoff_max
         )
+        self.retention = Retention(self.db, self._buffer, self._next_version)
         self.verify_every = verify_every
         self._prepared = False  # created and verified since the last failed request
         self._verified_at = 0.0  # time.monotonic() of the last check
@@ -223,13 +224,13 @@ class InfluxStore:
 
     async def close(self) -> None:
         await self._buffer.close(flush_timeout=self.close_timeout)
-        await self._client.aclose()
+        await self.db.client.aclose()
 
     async def ping(self) -> bool:
-        return await self._client.ping()
+        return await self.db.client.ping()
 
     async def health(self) -> str:
-        error = await self._client.ping_error()
+        error = await self.db.client.ping_error()
         if error:
             return f"InfluxDB {self.target.display} not reachable: {error}"
         s = self._buffer.stats()
@@ -278,20 +279,7 @@ class InfluxStore:
                     return
                 self._prepared = False  # replaced between two requests: check everything
             await self._local_ready.wait()
-            if self.create:
-                try:
-                    await self._create_database()
-                except InfluxError as exc:
-                    if exc.retryable:  # not reachable: try again before the next write
-                        raise
-                    # refused (a user without ALL PRIVILEGES, or 2.x/3.x): someone prepared
-                    # it, or writes will say what is missing
-                    log.warning(
-                        "InfluxDB %s: cannot create the database and retention policies (%s); "
-                        "using them as they are",
-                        self.target.display,
-                        exc,
-                    )
+            await self.db.prepare()
             await self._verify()
             self._prepared = True
             self._verified_at = time.monotonic()
@@ -306,23 +294,23 @@ class InfluxStore:
         """Whether InfluxDB holds this buffer file's marker point (False also when the
         database or policy is missing); raises when InfluxDB cannot be asked."""
         try:
-            [result] = await self._client.query(
-                f"SELECT * {self._from(self.rp_keep, schema.MARKER)} "
+            found = await self.db.select(
+                f"SELECT * {self.db.from_(self.db.rp_keep, schema.MARKER)} "
                 f'WHERE "instance" = {quote_string(self._instance)}'
             )
         except InfluxError as exc:
             if "not found" in str(exc):  # database not found, retention policy not found
                 return False
             raise
-        return bool(rows(result))
+        return bool(found)
 
     async def _verify(self) -> None:
         """Check what the buffer file says is in InfluxDB against InfluxDB and write again
         what is missing (see the module docstring). Runs under `_prepare_lock`."""
         present = await self._marker_present()
         marked, components = await self._buffer.run(self._local_state)
-        [result] = await self._client.query(f"SELECT * {self._from(self.rp_keep, 'component')}")
-        have = {r.get("component") for r in rows(result)}
+        found = await self.db.select(f"SELECT * {self.db.from_(self.db.rp_keep, 'component')}")
+        have = {r.get("component") for r in found}
         missing = [c for c in components if c.id not in have]
         if missing:  # registrations still waiting in the buffer are on their way, not lost
             queued = await self._buffer.run(self._queued_registrations, missing)
@@ -330,11 +318,11 @@ class InfluxStore:
         versions = await self._buffer.run(self._versions, len(missing) + 1)
         if missing:
             lines = [schema.component_line(c, v) for c, v in zip(missing, versions, strict=False)]
-            await self._client.write(lp.lines(lines), rp=self.rp_keep)
+            await self.db.write(lp.lines(lines), rp=self.db.rp_keep)
         ids = ", ".join(c.id for c in missing[:20]) + (" …" if len(missing) > 20 else "")
         if not present and marked:
             self.replaced_count += 1
-            self._deletes_work = True  # another server may run DELETE again
+            self.db.deletes_work = True  # another server may run DELETE again
             await self._buffer.run(self._forget_influx_progress)
             log.warning(
                 "InfluxDB %s is not the database this collector wrote to (its marker point "
@@ -357,7 +345,7 @@ class InfluxStore:
             )
         if not present:
             point = schema.marker_line(self._instance, time.time_ns() // MS, versions[-1])
-            await self._client.write(lp.lines([point]), rp=self.rp_keep)
+            await self.db.write(lp.lines([point]), rp=self.db.rp_keep)
             await self._buffer.run(self._set_marked)
 
     def _local_state(self) -> tuple[bool, list[Component]]:
@@ -373,7 +361,7 @@ class InfluxStore:
         heads = {c.id: schema.component_line(c, 0)[:-1].encode() for c in components}
         found: set[str] = set()
         for (payload,) in self._buffer.connection.execute(
-            "SELECT payload FROM queue WHERE key = ?", (self.rp_keep,)
+            "SELECT payload FROM queue WHERE key = ?", (self.db.rp_keep,)
         ):
             found.update(cid for cid, head in heads.items() if head in payload)
         return found
@@ -391,38 +379,13 @@ class InfluxStore:
         rolled up (kept where InfluxDB refuses DELETE)."""
         self._buffer.connection.execute("DELETE FROM influx_meta WHERE k = 'rolled_until'")
 
-    async def _create_database(self) -> None:
-        db = quote_ident(self.target.database)
-        await self._client.query(f"CREATE DATABASE {db}", write=True)
-        existing = {
-            r["name"]: r
-            for r in rows((await self._client.query(f"SHOW RETENTION POLICIES ON {db}"))[0])
-        }
-        statements = []
-        for name, days in ((self.rp_raw, self.rp_raw_days), (self.rp_keep, self.rp_keep_days)):
-            duration = f"{days}d" if days else "INF"
-            want = f"{days * 24}h0m0s" if days else "0s"
-            if name not in existing:
-                verb = "CREATE"
-            elif existing[name]["duration"] != want:
-                verb = "ALTER"
-            else:
-                continue
-            replication = " REPLICATION 1" if verb == "CREATE" else ""
-            statements.append(
-                f"{verb} RETENTION POLICY {quote_ident(name)} ON {db} DURATION {duration}"
-                + replication
-            )
-        if statements:
-            await self._client.query("; ".join(statements), write=True)
-
     async def _sink(self, rp: str, body: bytes, lines: int) -> int:
         try:
             await self._prepare()
         except InfluxError as exc:  # never a reason to give up on the data: retry later
             raise InfluxError(str(exc), status=exc.status, retryable=True) from None
         try:
-            await self._client.write(body, rp=rp)
+            await self.db.write(body, rp=rp)
         except InfluxError as exc:
             # unreachable, or database dropped under us (404): create and verify again
             self._unprepared(exc)
@@ -458,10 +421,10 @@ class InfluxStore:
             raise StoreError(f"cannot store in InfluxDB: {exc}") from exc
 
     async def _write_keep(self, make: Callable[[Callable[[], int]], list[str]]) -> None:
-        await self._write(self.rp_keep, make)
+        await self._write(self.db.rp_keep, make)
 
     async def _write_raw(self, make: Callable[[Callable[[], int]], list[str]]) -> None:
-        await self._write(self.rp_raw, make)
+        await self._write(self.db.rp_raw, make)
 
     async def append_samples(
         self, agent: str, batch_id: str | None, samples: Sequence[Sample]
@@ -497,9 +460,9 @@ class InfluxStore:
                     keep.append(schema.component_line(component, self._next_version()))
             self._sample_seq = seq + len(samples)
             self._save_clock(db)
-            records = [Record(self.rp_raw, lp.lines(raw), len(raw))]
+            records = [Record(self.db.rp_raw, lp.lines(raw), len(raw))]
             if keep:
-                records.append(Record(self.rp_keep, lp.lines(keep), len(keep)))
+                records.append(Record(self.db.rp_keep, lp.lines(keep), len(keep)))
             return records
 
         try:
@@ -555,20 +518,16 @@ class InfluxStore:
             raise StoreError(f"InfluxDB {self.target.display} not reachable: {exc}") from None
         await self._prepare()
         try:
-            [result] = await self._client.query(statement)
+            return await self.db.select(statement)
         except InfluxError as exc:
             self._unprepared(exc)
             if self._prepared or "not found" not in str(exc):
                 raise
             await self._prepare()  # wiped since the last check: create, verify, ask again
-            [result] = await self._client.query(statement)
-        return rows(result)
-
-    def _from(self, rp: str, measurement: str) -> str:
-        return f"FROM {quote_ident(rp)}.{quote_ident(measurement)}"
+            return await self.db.select(statement)
 
     async def _latest(self, measurement: str, id_field: str) -> dict[str, dict[str, Any]]:
-        found = await self._select(f"SELECT * {self._from(self.rp_keep, measurement)}")
+        found = await self._select(f"SELECT * {self.db.from_(self.db.rp_keep, measurement)}")
         return schema.latest(found, id_field)
 
     async def read_samples(
@@ -577,12 +536,14 @@ class InfluxStore:
         where = f"time >= {_ns(since, _MIN_TIME)} AND time < {_ns(until, _MAX_TIME)}"
         if component is not None:
             where += f" AND component = {quote_string(component)}"
-        found = await self._select(f"SELECT * {self._from(self.rp_raw, 'sample')} WHERE {where}")
+        found = await self._select(
+            f"SELECT * {self.db.from_(self.db.rp_raw, 'sample')} WHERE {where}"
+        )
         found.sort(key=lambda r: (r["time"] // MS, r["component"], r["probe"], r["time"]))
         return [schema.sample_from_row(r) for r in found]
 
     async def components(self) -> list[Component]:
-        found = await self._select(f"SELECT * {self._from(self.rp_keep, 'component')}")
+        found = await self._select(f"SELECT * {self.db.from_(self.db.rp_keep, 'component')}")
         first = schema.earliest(found, "component")
         return [schema.component_from_row(first[c]) for c in sorted(first)]
 
@@ -624,7 +585,7 @@ class InfluxStore:
 
     async def get_incident(self, incident_id: str) -> Incident | None:
         found = await self._select(
-            f"SELECT * {self._from(self.rp_keep, 'incident')} "
+            f"SELECT * {self.db.from_(self.db.rp_keep, 'incident')} "
             f'WHERE "id" = {quote_string(incident_id)}'
         )
         row = schema.latest(found).get(incident_id)
@@ -644,7 +605,7 @@ class InfluxStore:
 
     async def timeline(self, incident_id: str) -> list[TimelineEntry]:
         found = await self._select(
-            f"SELECT * {self._from(self.rp_keep, 'timeline')} "
+            f"SELECT * {self.db.from_(self.db.rp_keep, 'timeline')} "
             f'WHERE "incident_id" = {quote_string(incident_id)}'
         )
         found.sort(key=lambda r: r["time"])
@@ -660,7 +621,7 @@ class InfluxStore:
             where.append(f'"ts" < {int(until)}')
         if target is not None:
             where.append(f'"target" = {quote_string(target)}')
-        statement = f"SELECT * {self._from(self.rp_keep, 'audit')}"
+        statement = f"SELECT * {self.db.from_(self.db.rp_keep, 'audit')}"
         if where:
             statement += " WHERE " + " AND ".join(where)
         found = await self._select(statement)
@@ -669,7 +630,7 @@ class InfluxStore:
 
     async def heartbeats(self) -> list[Heartbeat]:
         found = await self._select(
-            f"SELECT * {self._from(self.rp_raw, 'heartbeat')} GROUP BY agent "
+            f"SELECT * {self.db.from_(self.db.rp_raw, 'heartbeat')} GROUP BY agent "
             "ORDER BY time DESC LIMIT 1"
         )
         return sorted((schema.heartbeat_from_row(r) for r in found), key=lambda h: h.agent)
@@ -680,17 +641,21 @@ class InfluxStore:
         where = f"time >= {_ns(since, _MIN_TIME)} AND time < {_ns(until, _MAX_TIME)}"
         if component is not None:
             where += f" AND component = {quote_string(component)}"
-        found = await self._select(f"SELECT * {self._from(self.rp_keep, 'rollup')} WHERE {where}")
+        found = await self._select(
+            f"SELECT * {self.db.from_(self.db.rp_keep, 'rollup')} WHERE {where}"
+        )
         return _sum_parts(map(schema.rollup_from_row, found))
 
     # -- retention ---------------------------------------------------------------------------
-    async def apply_retention(self, raw_before: Millis, keep_before: Millis) -> RetentionResult:
+    async def apply_retention(
+        self, raw_before: Millis, keep_before: Millis, now: Millis
+    ) -> RetentionResult:
         """As the interface says, with the drain held still so nothing lands in between:
         roll old samples up (parts written and delivered before the samples are deleted),
         then delete the expired records' every version by its exact time."""
         try:
             async with self._buffer.exclusive(self.read_timeout):
-                return await influx_retention.apply(self, raw_before, keep_before)
+                return await self.retention.apply(raw_before, keep_before, now)
         except BufferTimeout as exc:
             raise StoreError(f"InfluxDB {self.target.display} not reachable: {exc}") from None
 
