@@ -154,6 +154,19 @@ async def test_processes_left_behind_are_terminated_when_the_command_exits(tmp_p
     assert gone(int(pids.read_text()))
 
 
+async def test_closing_the_runner_stops_runs_in_flight_with_their_children(tmp_path):
+    pids = tmp_path / "pids"
+    prog = script(tmp_path, "hang", f"sleep 300 &\necho $! > {pids}\nsleep 300\n")
+    book = one({"run": [prog], "timeout": 60})
+    runner = RunbookRunner([book], kill_grace=1)
+    [task] = runner.submit(outage_event())
+    while not pids.exists() or not pids.read_text().strip():
+        await asyncio.sleep(0.05)
+    await runner.aclose(timeout=0.1)
+    assert task.cancelled()
+    assert gone(int(pids.read_text()))
+
+
 # ---------------------------------------------------------------------------- limits
 
 
