@@ -28,9 +28,9 @@ from collector.domain.engine import (
     member_of,
 )
 from collector.domain.facts import build_facts
-from collector.domain.incidents import IncidentChanges, IncidentError, IncidentTracker
-from collector.domain.ingest import Batch
-from collector.domain.maintenance import check_rrule, covered, in_window, occurrences
+from collector.domain.incidents import IncidentChanges, IncidentTracker
+from collector.domain.ingest import Batch, parse_batch
+from collector.domain.maintenance import check_rrule, classify, covered, in_window, occurrences
 from collector.domain.model import (
     AuditEntry,
     Component,
@@ -41,6 +41,7 @@ from collector.domain.model import (
     MaintenanceWindow,
     Millis,
     Outage,
+    Rollup,
     Sample,
     TimelineEntry,
 )
@@ -345,6 +346,25 @@ class Collector:
     async def heartbeat(self, hb: Heartbeat) -> None:
         await self.store.record_heartbeat(hb)
 
+    async def receive_heartbeat(
+        self, agent: str, sent_at: Millis, interval: float | None, **parts: dict[str, Any]
+    ) -> Heartbeat:
+        """Record an agent's heartbeat as received now (`parts`: spool, health, host)."""
+        hb = Heartbeat(agent, self.clock(), sent_at, interval, **parts)
+        await self.heartbeat(hb)
+        return hb
+
+    def parse_batch(self, data: Any) -> Batch:
+        """Validate an ingest body against the registered components, now and the config's
+        limits (raises `BatchError`)."""
+        return parse_batch(
+            data,
+            self.systems,
+            self.clock(),
+            int(self.config.max_future * 1000),
+            int(self.config.keep_days * DAY),
+        )
+
     # -- maintenance windows -----------------------------------------------------------------
     async def add_window(
         self,
@@ -569,10 +589,10 @@ class Collector:
         )
 
     async def _outage(self, outage_id: str) -> Outage:
-        for o in await self.store.read_outages(kind=None):
-            if o.id == outage_id:
-                return o
-        raise NotFound(f"no outage {outage_id}")
+        found = await self.store.get_outage(outage_id)
+        if found is None:
+            raise NotFound(f"no outage {outage_id}")
+        return found
 
     # -- incidents ---------------------------------------------------------------------------
     async def get_incident(self, incident_id: str) -> Incident:
@@ -606,8 +626,39 @@ class Collector:
             await self._apply_incidents(changes)
         return inc
 
-    async def incident_action(
-        self, actor: str, incident_id: str, action: str, **kw: Any
+    async def ack_incident(self, actor: str, incident_id: str) -> Incident:
+        """The operator's acknowledgement (the response)."""
+        return await self._change_incident(
+            incident_id, lambda inc, now: self.tracker.ack(inc, actor, now)
+        )
+
+    async def restore_incident(
+        self,
+        actor: str,
+        incident_id: str,
+        at: Millis | None = None,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> Incident:
+        """Service restored, recorded by hand (`at` defaults to now)."""
+        return await self._change_incident(
+            incident_id,
+            lambda inc, now: self.tracker.restore(inc, actor, now, at, force, reason),
+        )
+
+    async def report_incident(self, actor: str, incident_id: str, ref: str) -> Incident:
+        """The written report, submitted under reference `ref`."""
+        return await self._change_incident(
+            incident_id, lambda inc, now: self.tracker.report(inc, ref, actor, now)
+        )
+
+    async def annotate_incident(self, actor: str, incident_id: str, note: str) -> Incident:
+        return await self._change_incident(
+            incident_id, lambda inc, now: self.tracker.annotate(inc, note, actor, now)
+        )
+
+    async def _change_incident(
+        self, incident_id: str, change: Callable[[Incident, Millis], IncidentChanges]
     ) -> Incident:
         # An open incident is in memory; a closed one is read from the store before taking the
         # lock, so a slow store (InfluxDB down) never holds ingest up.
@@ -617,19 +668,7 @@ class Collector:
                 inc = self.tracker.open.get(incident_id, stored)
                 if inc is None:  # it closed meanwhile: read it from the store, then try again
                     continue
-                now = self.clock()
-                if action == "ack":
-                    changes = self.tracker.ack(inc, actor, now)
-                elif action == "restore":
-                    changes = self.tracker.restore(
-                        inc, actor, now, kw.get("at"), kw.get("force", False), kw.get("reason")
-                    )
-                elif action == "report":
-                    changes = self.tracker.report(inc, kw.get("ref") or "", actor, now)
-                elif action == "annotate":
-                    changes = self.tracker.annotate(inc, kw.get("note") or "", actor, now)
-                else:
-                    raise IncidentError(f"unknown action {action}")
+                changes = change(inc, self.clock())
                 await self._apply_incidents(changes)
                 return changes.incidents[-1] if changes.incidents else inc
         raise NotFound(f"no incident {incident_id}")
@@ -690,6 +729,55 @@ class Collector:
 
     def with_open(self, inc: Incident) -> Incident:
         return replace(self.tracker.open.get(inc.id, inc))
+
+    async def outage_pieces(
+        self, since: Millis | None, until: Millis | None, component: str | None
+    ) -> list[tuple[Outage, list[tuple[Millis, Millis | None, str]]]]:
+        """Outages (down) with their maintenance and fault pieces under today's windows."""
+        now = self.clock()
+        found = await self.store.read_outages(since=since, until=until, component=component)
+        return [(o, classify(o, self.windows, now)) for o in found]
+
+    async def no_data(
+        self, since: Millis | None, until: Millis | None, component: str | None
+    ) -> list[Outage]:
+        return await self.store.read_outages(
+            since=since, until=until, component=component, kind=IntervalKind.NO_DATA
+        )
+
+    async def rollups(self, since: Millis, until: Millis, component: str | None) -> list[Rollup]:
+        return await self.store.rollups(since, until, component)
+
+    async def audit(
+        self, since: Millis | None = None, until: Millis | None = None, target: str | None = None
+    ) -> list[AuditEntry]:
+        return await self.store.audit(since, until, target)
+
+    async def incidents(
+        self, since: Millis | None = None, until: Millis | None = None, open_only: bool = False
+    ) -> list[Incident]:
+        """Stored incidents, the open ones as they are in memory now."""
+        return [self.with_open(i) for i in await self.store.incidents(since, until, open_only)]
+
+    def get_window(self, window_id: str) -> MaintenanceWindow:
+        for w in self.windows:
+            if w.id == window_id:
+                return w
+        raise NotFound(f"no maintenance window {window_id}")
+
+    async def queue_depths(self) -> dict[str, int]:
+        return await self.store.queue_depths()
+
+    def gauges(self) -> dict[str, int]:
+        """From memory, not the store (/metrics answers while the store is down)."""
+        open_ = [o for o in self.engine.outages() if o.end is None]
+        return {
+            "open_outages": sum(1 for o in open_ if o.kind == "down"),
+            "open_no_data": sum(1 for o in open_ if o.kind == "no_data"),
+            "open_incidents": len(self.tracker.open),
+            "ready": 1 if self.ready else 0,
+            "engine_items": self.engine.memory(),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from collector.domain.model import (
     Incident,
     MaintenanceWindow,
     Outage,
+    Rollup,
     TimelineEntry,
 )
 from collector.domain.timefmt import format_instant, in_range
@@ -107,4 +108,18 @@ def heartbeat(h: Heartbeat) -> dict[str, Any]:
         "spool": h.spool,
         "health": h.health,
         "host": h.host,
+    }
+
+
+def rollup(r: Rollup) -> dict[str, Any]:
+    return {
+        "component": r.component,
+        "minute": iso(r.minute),
+        "ok": r.ok,
+        "failed": r.failed,
+        "latency_ms": {
+            "min": r.latency_min,
+            "max": r.latency_max,
+            "mean": r.latency_sum / r.latency_count if r.latency_count else None,
+        },
     }

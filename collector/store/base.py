@@ -102,6 +102,9 @@ class Store(Protocol):
         """Outages overlapping [since, until) (open ones reach to infinity), with their
         exclusion, ordered by (start, component, id). `kind=None` returns both kinds."""
 
+    async def get_outage(self, outage_id: str) -> Outage | None:
+        """One outage or no-data interval (either kind) with its exclusion, None when unknown."""
+
     async def open_outages(self) -> list[Outage]:
         """Every outage or no-data interval with `end is None` (for rebuilding after a restart),
         ordered by (start, component, id)."""

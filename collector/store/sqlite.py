@@ -430,6 +430,10 @@ class SqliteStore:
         sql += " ORDER BY o.start, o.component, o.id"
         return [_outage(r) for r in await self._fetch(sql, args)]
 
+    async def get_outage(self, outage_id: str) -> Outage | None:
+        found = await self._fetch(self._OUTAGE_SELECT + " WHERE o.id = ?", [outage_id])
+        return _outage(found[0]) if found else None
+
     async def open_outages(self) -> list[Outage]:
         sql = self._OUTAGE_SELECT + ' WHERE o."end" IS NULL ORDER BY o.start, o.component, o.id'
         return [_outage(r) for r in await self._fetch(sql)]

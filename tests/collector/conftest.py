@@ -80,15 +80,54 @@ class Served:
     clock: Clock
     agent: httpx.AsyncClient
     operator: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport | None = None  # None: a real server at `url`
+
+    def anonymous(self) -> httpx.AsyncClient:
+        """A client without a token."""
+        return httpx.AsyncClient(base_url=self.url, transport=self.transport)
 
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[Served]:
-    """A collector on a real uvicorn on a free loopback port, its clock in the test's hand."""
+    """A collector answered in process through `httpx.ASGITransport` (no socket), its clock in
+    the test's hand. Tests that need a real server use `serve` (uvicorn)."""
+    clock = Clock()
+    config = make_config(tmp_path)
+    async with serve_in_process(
+        Collector(config, SqliteStore(tmp_path / "store.db"), clock=clock)
+    ) as s:
+        yield s
+
+
+@pytest.fixture
+async def served_over_http(tmp_path: Path) -> AsyncIterator[Served]:
+    """As `served`, on a real uvicorn on a free loopback port (for processes that connect)."""
     clock = Clock()
     config = make_config(tmp_path)
     async with serve(Collector(config, SqliteStore(tmp_path / "store.db"), clock=clock)) as s:
         yield s
+
+
+@contextlib.asynccontextmanager
+async def serve_in_process(collector: Collector) -> AsyncIterator[Served]:
+    """Answer `collector` (its clock a `Clock`) through `httpx.ASGITransport`; the collector is
+    started and stopped here, as the app's lifespan does under a server."""
+    assert isinstance(collector.clock, Clock)
+    await collector.start()
+    transport = httpx.ASGITransport(app=create_app(collector, lifecycle=False))
+    url = "http://collector.test"
+    agent, operator = (
+        httpx.AsyncClient(
+            transport=transport, base_url=url, headers={"Authorization": f"Bearer {token}"}
+        )
+        for token in (AGENT_TOKEN, OPERATOR_TOKEN)
+    )
+    try:
+        yield Served(url, collector, collector.clock, agent, operator, transport)
+    finally:
+        await agent.aclose()
+        await operator.aclose()
+        await collector.stop()
 
 
 @contextlib.asynccontextmanager

@@ -131,7 +131,7 @@ async def test_results_from_the_future_are_rejected_with_the_reason(served: Serv
 
 
 async def test_bad_or_missing_token_is_401(served: Served) -> None:
-    async with httpx.AsyncClient(base_url=served.url) as anon:
+    async with served.anonymous() as anon:
         r = await anon.post("/api/v1/results", json={"agent": "a1", "results": []})
         assert r.status_code == 401
         r = await anon.get("/api/v1/outages", headers={"Authorization": "Bearer wrong"})
@@ -317,7 +317,7 @@ async def test_facts_month_is_validated(served: Served) -> None:
 
 
 async def test_healthz_metrics_and_openapi(served: Served) -> None:
-    async with httpx.AsyncClient(base_url=served.url) as anon:
+    async with served.anonymous() as anon:
         r = await anon.get("/healthz")
         assert r.status_code == 200 and r.json()["store"] is True
         await post(served, pattern("++"))
@@ -325,7 +325,21 @@ async def test_healthz_metrics_and_openapi(served: Served) -> None:
         assert "hotline_results_accepted_total 2.0" in r.text
         assert "hotline_open_outages 0.0" in r.text
         r = await anon.get("/api/v1/openapi.json")
-        assert "/api/v1/results" in r.json()["paths"]
+        paths = r.json()["paths"]
+        assert "/api/v1/results" in paths
+        # parameters and bodies are described, one operation per action
+        facts = paths["/api/v1/facts"]["get"]
+        assert [(p["name"], p["required"]) for p in facts["parameters"]] == [("month", True)]
+        exclude = paths["/api/v1/outages/{outage_id}/exclude"]
+        body = exclude["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body["required"] == ["reason", "approved_by"]
+        assert exclude["delete"]["operationId"] == "include_outage"
+        ack = paths["/api/v1/incidents/{incident_id}/ack"]["post"]
+        assert ack["parameters"][0] == {
+            "name": "incident_id", "in": "path", "required": True, "schema": {"type": "string"}
+        }  # fmt: skip
+        window = paths["/api/v1/maintenance"]["post"]["requestBody"]["content"]
+        assert "duration" in window["application/json"]["schema"]["properties"]
 
 
 async def test_scorer_reports_exclusions_and_windows_created_late(served: Served) -> None:

@@ -62,7 +62,7 @@ async def run_history(make_store: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             await c.add_window("ops-wang", ["ivr-1"], T + 50 * MIN, T + 60 * MIN, "升级", "CR-7")
         if step == 50:  # minute 25: the operator acknowledges the acd-1 incident
             [inc] = (await c.status())["open_incidents"]
-            await c.incident_action("ops-wang", inc.id, "ack")
+            await c.ack_incident("ops-wang", inc.id)
         if step == 100:
             await c.heartbeat(Heartbeat("a1", now, now - 250, 30.0, {"pending": 0}))
             outage = next(o for o in await c.store.read_outages() if o.component == "acd-1")

@@ -109,7 +109,7 @@ async def in_progress(anon: httpx.AsyncClient, endpoint: str) -> float:
 @pytest.mark.parametrize(
     ("method", "path", "endpoint"),
     [
-        ("POST", "/api/v1/incidents/INC-404/ack", "incident_action"),
+        ("POST", "/api/v1/incidents/INC-404/ack", "ack_incident"),
         ("DELETE", "/api/v1/maintenance/mw-1", "remove_window"),
     ],
 )

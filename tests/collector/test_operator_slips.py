@@ -8,12 +8,20 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from collector.domain.timefmt import format_instant
 from tests.collector.conftest import OPERATOR_TOKEN, T0, Served
 from tests.collector.test_api import pattern, post
 from tests.collector.test_cli import hotline
 
 S = 1000
+
+
+@pytest.fixture
+def served(served_over_http: Served) -> Served:
+    """The `hotline` commands run as processes: they need a real server."""
+    return served_over_http
 
 
 async def cli(served: Served, tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]

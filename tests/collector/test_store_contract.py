@@ -115,6 +115,19 @@ async def test_exclusion_is_kept_across_outage_updates(store: Store) -> None:
     assert got.excluded is None
 
 
+async def test_one_outage_is_read_by_its_id_with_its_exclusion(store: Store) -> None:
+    down = Outage("ivr-1@1", "ivr-1", T0, T0 + MIN)
+    silent = Outage("ivr-1@2", "ivr-1", T0 + MIN, None, kind=IntervalKind.NO_DATA)
+    await store.upsert_outages([down, silent])
+    ex = Exclusion("carrier fault, agreed", "center-li", by="ops-wang", at=T0 + MIN)
+    await store.set_exclusion("ivr-1@1", ex)
+    assert await store.get_outage("ivr-1@1") == Outage(
+        "ivr-1@1", "ivr-1", T0, T0 + MIN, excluded=ex
+    )
+    assert await store.get_outage("ivr-1@2") == silent
+    assert await store.get_outage("ivr-1@3") is None
+
+
 async def test_windows_crud(store: Store) -> None:
     w1 = MaintenanceWindow(
         "mw-1", ("acd-1",), T0, T0 + 60 * MIN, "upgrade", "CR-7", T0 - MIN, "ops-wang"

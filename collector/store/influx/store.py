@@ -575,6 +575,22 @@ class InfluxStore:
         ]
         return sorted(found, key=lambda o: (o.start, o.component, o.id))
 
+    async def get_outage(self, outage_id: str) -> Outage | None:
+        where = f"WHERE {{}} = {quote_string(outage_id)}"
+        found = await self._select(
+            f"SELECT * {self.db.from_(self.db.rp_keep, 'outage')} " + where.format('"id"')
+        )
+        row = schema.latest(found).get(outage_id)
+        if row is None:
+            return None
+        exclusions = await self._select(
+            f"SELECT * {self.db.from_(self.db.rp_keep, 'exclusion')} " + where.format('"outage_id"')
+        )
+        exclusion = schema.latest(exclusions, "outage_id").get(outage_id)
+        return schema.outage_from_row(
+            row, None if exclusion is None else schema.exclusion_from_row(exclusion)
+        )
+
     async def open_outages(self) -> list[Outage]:
         found = [o for o in await self._outages() if o.end is None]
         return sorted(found, key=lambda o: (o.start, o.component, o.id))
