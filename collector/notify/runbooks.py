@@ -279,7 +279,7 @@ def _parse_one(item: Any, at: tuple[str | int, ...], base: Path | None) -> Runbo
     max_concurrent = _integer(item, "max_concurrent", at, 1)
     max_runs = _integer(item, "max_runs", at, DEFAULT_MAX_RUNS)
     per = _number(item, "per", at, DEFAULT_PER)
-    return Runbook(name, when, action, timeout, max_concurrent, max_runs, per)
+    return Runbook(name or "", when, action, timeout, max_concurrent, max_runs, per)
 
 
 def _mapping(value: Any, at: tuple[str | int, ...], known: set[str]) -> None:
@@ -828,6 +828,7 @@ class RunbookRunner:
             for reader in pending:
                 reader.cancel()
         code = proc.returncode
+        assert code is not None  # waited for above
         if status is Status.OK and code != 0:
             status = Status.FAILED
             error = error or (f"exit status {code}" if code >= 0 else f"killed by signal {-code}")
