@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collector.domain.model import Sample
 from collector.domain.timefmt import format_instant
-from collector.store.influx import InfluxStore
 from collector.store.influx.schema import SampleWriter
+from collector.store.influx.store import InfluxStore
 from tests.peers.influxd import Influxd
 from tests.peers.net import free_port
 

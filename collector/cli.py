@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from collector.api import create_app
+    from collector.api.app import create_app
     from collector.config import ConfigError, key_line, load_config, split_listen
     from collector.service import Collector
     from collector.statedir import StateDirError, ensure_state_dir

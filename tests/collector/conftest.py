@@ -13,7 +13,7 @@ import httpx
 import pytest
 import uvicorn
 
-from collector.api import create_app
+from collector.api.app import create_app
 from collector.config import CollectorConfig, Principal
 from collector.domain.engine import EngineConfig
 from collector.service import Collector
@@ -31,7 +31,7 @@ async def _make_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest)
     if kind == "sqlite":
         return SqliteStore(tmp_path / "store.db")
     if kind == "influxdb":  # a fresh database on the session's influxd, infinite retention
-        from collector.store.influx import InfluxStore
+        from collector.store.influx.store import InfluxStore
 
         server = request.getfixturevalue("influxd")
         url = server.store_url(server.new_database_name(), rp_raw_days="0", rp_keep_days="0")

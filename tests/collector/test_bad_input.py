@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from collector.api import create_app
+from collector.api.app import create_app
 from collector.domain.model import Heartbeat, MaintenanceWindow, Outage, Sample
 from collector.domain.timefmt import format_instant
 from collector.service import Collector

@@ -20,7 +20,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.api import create_app
+from collector.api.app import create_app
 from collector.domain.timefmt import format_instant
 from collector.service import Collector
 from collector.store import SqliteStore

@@ -14,9 +14,9 @@ import pytest
 
 from collector.domain.model import Sample
 from collector.store import StoreError
-from collector.store.influx import InfluxStore
 from collector.store.influx import lineproto as lp
 from collector.store.influx.client import InfluxClient, parse_url, rows
+from collector.store.influx.store import InfluxStore
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
 
 SECRET = "s3cr:et/pw"

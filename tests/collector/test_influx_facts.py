@@ -16,7 +16,7 @@ from collector.domain.model import Heartbeat
 from collector.domain.timefmt import format_instant
 from collector.service import Collector
 from collector.store import SqliteStore, Store
-from collector.store.influx import InfluxStore
+from collector.store.influx.store import InfluxStore
 from tests.peers.influxd import Influxd
 
 T = 1_795_132_800_000  # 2026-11-20T00:00:00Z

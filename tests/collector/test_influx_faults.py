@@ -15,7 +15,7 @@ import pytest
 
 from collector.domain.model import Sample
 from collector.store import StoreError
-from collector.store.influx import InfluxStore
+from collector.store.influx.store import InfluxStore
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
 
 T0 = 1_792_999_980_000
@@ -100,7 +100,7 @@ _WRITER = textwrap.dedent(
     """
     import asyncio, os, signal, sys
     from collector.domain.model import Sample
-    from collector.store.influx import InfluxStore
+    from collector.store.influx.store import InfluxStore
 
     async def main():
         store = InfluxStore.from_url(sys.argv[1], state_dir=sys.argv[2])

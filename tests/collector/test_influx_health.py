@@ -13,7 +13,7 @@ import pytest
 
 from collector.domain.timefmt import format_instant
 from collector.service import Collector
-from collector.store.influx import InfluxStore
+from collector.store.influx.store import InfluxStore
 from tests.collector.conftest import T0, Clock, Served, make_config, serve
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
 

@@ -17,7 +17,7 @@ import pytest
 
 from collector.domain.model import Component, Sample
 from collector.domain.timefmt import format_instant
-from collector.store.influx import InfluxStore
+from collector.store.influx.store import InfluxStore
 from scoring import load_rules, parse_facts, score
 from tests.collector.process import CollectorProcess
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401

@@ -25,8 +25,8 @@ from collector.domain.model import (
     TimelineEntry,
 )
 from collector.store import SqliteStore
-from collector.store.influx import InfluxStore
 from collector.store.influx.client import InfluxError, rows
+from collector.store.influx.store import InfluxStore
 from tests.peers.influxd import Influxd, influxd_factory  # noqa: F401
 
 T0 = 1_792_999_980_000
