@@ -196,7 +196,7 @@ class Collector:
             self.systems[c.id] = c.system
             self.engine.register(c.id, c.system)
         self.windows = state.windows
-        self.engine.known(state.known)
+        self.engine.load_known(state.known)
         self.tracker.load(state.incidents, state.all_ids, state.known)
         for incident_id, deadline in state.told:
             self.tracker.deadline_told(incident_id, deadline)

@@ -356,7 +356,7 @@ class Engine:
         out.extend(self._composite_no_data.values())
         return sorted(out, key=lambda o: (o.start, o.component, o.id))
 
-    def known(self, outages: Iterable[Outage]) -> None:
+    def load_known(self, outages: Iterable[Outage]) -> None:
         """Tell the engine what the store already holds (after a restart, before replaying), so
         replayed samples only produce the differences."""
         for o in outages:

@@ -198,7 +198,7 @@ def test_known_outages_make_replay_produce_only_differences() -> None:
     again = Engine()
     for o in stored:
         again.register(o.component, "ivr" if o.component != "callsys" else "callsys")
-    again.known(stored)
+    again.load_known(stored)
     changes = again.ingest(series("+---"), now=T0 + 30 * S)
     assert changes.upserts == [] and changes.deletes == []
 
