@@ -8,8 +8,8 @@ operators: [{name: ops-wang, token: "…"}]
 down_after: 3
 up_after: 1
 ```
-See `configs/collector/collector.yaml` for every key. `alerts` and `runbooks` are accepted and
-kept for the issue that implements them.
+See `configs/collector/collector.yaml` for every key. `alerts` and `runbooks` are parsed by
+`collector.notify` (their errors name file, line and key like the rest).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from collector.domain.incidents import (
     IncidentConfig,
 )
 from collector.domain.model import SYSTEMS
+from collector.notify.config import AlertsConfig, AlertsConfigError, parse_alerts
+from collector.notify.runbooks import Runbook, RunbookConfigError, check_files, parse_runbooks
 from collector.statedir import default_state_dir
 
 DEFAULT_STORE = "sqlite:///var/lib/hotline-collector/store.db"
@@ -62,8 +64,8 @@ class CollectorConfig:
     rebuild_hours: float = 24.0
     raw_days: float = 30.0
     keep_days: float = 400.0
-    alerts: Any = None
-    runbooks: Any = None
+    alerts: AlertsConfig | None = None
+    runbooks: tuple[Runbook, ...] = ()
 
 
 _TOP = {
@@ -267,9 +269,25 @@ def _build(data: dict[str, Any], where: _Where, base: Path) -> CollectorConfig:
         rebuild_hours=num("rebuild_hours", 24, 0),
         raw_days=float(raw_days),
         keep_days=float(keep_days),
-        alerts=data.get("alerts"),
-        runbooks=data.get("runbooks"),
+        alerts=_alerts(data, where, base),
+        runbooks=_runbooks(data, where, base),
     )
+
+
+def _alerts(data: dict[str, Any], where: _Where, base: Path) -> AlertsConfig | None:
+    try:
+        return parse_alerts(data.get("alerts"), base_dir=base)
+    except AlertsConfigError as exc:
+        raise where.error(exc.path, exc.problem) from None
+
+
+def _runbooks(data: dict[str, Any], where: _Where, base: Path) -> tuple[Runbook, ...]:
+    try:
+        books = parse_runbooks(data.get("runbooks"), base_dir=base)
+        check_files(books)
+    except RunbookConfigError as exc:
+        raise where.error(exc.at, exc.problem) from None
+    return tuple(books)
 
 
 def _principals(

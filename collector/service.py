@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from collector.config import CollectorConfig
@@ -22,6 +23,7 @@ from collector.domain.engine import (
     Changes,
     Engine,
     Event,
+    EventType,
     Member,
     derive_composite,
     diff_outages,
@@ -45,7 +47,10 @@ from collector.domain.model import (
     Sample,
     TimelineEntry,
 )
-from collector.domain.timefmt import month_range
+from collector.domain.timefmt import format_instant, month_range
+from collector.notify.hub import Notifier
+from collector.notify.links import AckClaim
+from collector.notify.messages import Limits
 from collector.store.base import Store, StoreError
 
 log = logging.getLogger("hotline.collector")
@@ -95,6 +100,16 @@ class Collector:
         self._tasks: list[asyncio.Task[None]] = []
         self._pruned_at: Millis = 0
         self.counters = {"accepted": 0, "rejected": 0, "duplicate_batches": 0}
+        self.notifier: Notifier | None = None
+        if config.alerts is not None or config.runbooks:
+            limits = Limits(
+                response=config.incidents.response_limits,
+                restoration=config.incidents.restoration_limits,
+            )
+            self.notifier = Notifier(
+                _NotifyHost(self), config.alerts, config.runbooks, Path(config.state_dir), limits
+            )
+            self.subscribers.append(self.notifier)
 
     def _known(self, component: str) -> bool:
         return component == self.config.engine.composite_id or component in self.systems
@@ -118,6 +133,8 @@ class Collector:
             self.not_ready = f"cannot rebuild the state from the store: {exc}"
             log.warning("%s; accepting results meanwhile, retrying", self.not_ready)
             self._tasks.append(asyncio.create_task(self._rebuild_until_ready(), name="rebuild"))
+        if self.notifier is not None:
+            await self.notifier.start()
         if background:
             self._tasks.append(asyncio.create_task(self._ticker(), name="collector-tick"))
             self._tasks.append(asyncio.create_task(self._retention(), name="collector-retention"))
@@ -129,6 +146,8 @@ class Collector:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.notifier is not None:
+            await self.notifier.stop()
         await self.store.close()
 
     async def _rebuild_until_ready(self) -> None:
@@ -246,7 +265,14 @@ class Collector:
                     now - int(self.config.keep_days * DAY),
                     now,
                 )
-                log.info("retention: %s", result)
+                log.info(
+                    "retention: %d samples rolled up, %d samples and %d rollups deleted, "
+                    "%d records deleted",
+                    result.samples_rolled_up,
+                    result.samples_deleted,
+                    result.rollups_deleted,
+                    result.records_deleted,
+                )
             except Exception:
                 log.exception("retention failed")
             await asyncio.sleep(6 * 3600)
@@ -304,6 +330,8 @@ class Collector:
             # when outages are detected (and as a window entered late regroups them)
             await self._apply_incidents(self.tracker.tick(self.windows, now))
             await self._apply(self.engine.tick(now), now)
+        if self.notifier is not None:  # reminders, escalation, written reports due
+            await self.notifier.tick(now)
 
     async def _apply(self, changes: Changes, now: Millis) -> None:
         if not changes:
@@ -329,6 +357,8 @@ class Collector:
 
     async def _publish(self, events: Sequence[Event]) -> None:
         for ev in events:
+            if ev.type is not EventType.OUTAGE_RETRACTED or log.isEnabledFor(logging.DEBUG):
+                log.info("%s", _describe(ev))
             for subscriber in self.subscribers:
                 try:
                     result = subscriber(ev)
@@ -434,6 +464,16 @@ class Collector:
                 }
             await self.store.append_audit(AuditEntry(now, actor, action, window.id, detail))
             self.windows = _ordered([*(w for w in self.windows if w.id != window.id), window])
+        log.info(
+            "%s %s %s from %s to %s%s by %s",
+            action,
+            window.id,
+            ",".join(window.components),
+            format_instant(window.start),
+            format_instant(window.end),
+            f" rrule {window.rrule}" if window.rrule else "",
+            actor,
+        )
         await self._reclassify(actor, [w for w in (before, window) if w is not None], window.id)
         return window
 
@@ -449,6 +489,7 @@ class Collector:
             await self.store.append_audit(
                 AuditEntry(self.clock(), actor, "window.remove", window_id)
             )
+        log.info("window.remove %s by %s", window_id, actor)
         await self._reclassify(actor, [removed], f"{window_id} removed")
 
     async def _reclassify(
@@ -628,9 +669,33 @@ class Collector:
 
     async def ack_incident(self, actor: str, incident_id: str) -> Incident:
         """The operator's acknowledgement (the response)."""
-        return await self._change_incident(
+        inc = await self._change_incident(
             incident_id, lambda inc, now: self.tracker.ack(inc, actor, now)
         )
+        if self.notifier is not None:
+            await self.notifier.acknowledged(incident_id)
+        return inc
+
+    async def ack_by_link(self, token: str, confirm: bool) -> tuple[AckClaim, Incident | None]:
+        """An acknowledgement link: `confirm` False only looks (GET changes nothing); True
+        spends the link's one use and acknowledges as the person or route it names.
+        LinkError when the link does not verify or was used."""
+        from collector.notify.links import LinkError
+
+        if self.notifier is None:
+            raise LinkError("malformed")
+        now = self.clock()
+        claim = self.notifier.verify_link(token, now)
+        inc = self.tracker.open.get(claim.incident_id) or await self.store.get_incident(
+            claim.incident_id
+        )
+        if not confirm or inc is None:
+            return claim, inc
+        if inc.responded_at is not None:
+            return claim, inc
+        if not self.notifier.use_link(claim, now):
+            raise LinkError("used")
+        return claim, await self.ack_incident(claim.who, claim.incident_id)
 
     async def restore_incident(
         self,
@@ -768,6 +833,16 @@ class Collector:
     async def queue_depths(self) -> dict[str, int]:
         return await self.store.queue_depths()
 
+    def component_states(self) -> dict[str, tuple[str, int | None]]:
+        """Each component's system and state from memory: 1 up, 0 down, None no data."""
+        open_ = [o for o in self.engine.outages() if o.end is None]
+        down = {o.component for o in open_ if o.kind is IntervalKind.DOWN}
+        silent = {o.component for o in open_ if o.kind is IntervalKind.NO_DATA}
+        return {
+            c: (system, 0 if c in down else None if c in silent else 1)
+            for c, system in self.engine.components().items()
+        }
+
     def gauges(self) -> dict[str, int]:
         """From memory, not the store (/metrics answers while the store is down)."""
         open_ = [o for o in self.engine.outages() if o.end is None]
@@ -827,3 +902,64 @@ def _recheck_systems(batch: Batch, systems: dict[str, str]) -> None:
             batch.rejected.append({"index": index, "field": "system", "error": error})
     batch.samples, batch.indexes = kept, indexes
     batch.rejected.sort(key=lambda r: r["index"])
+
+
+class _NotifyHost:
+    """The collector as the notifier sees it (`collector.notify.hub.Host`)."""
+
+    def __init__(self, collector: Collector) -> None:
+        self._c = collector
+        self.clock = collector.clock
+
+    def system_of(self, component: str) -> str:
+        return self._c.system_of(component)
+
+    async def get(self, incident_id: str) -> Incident | None:
+        c = self._c
+        return c.tracker.open.get(incident_id) or await c.store.get_incident(incident_id)
+
+    async def active(self) -> Sequence[Incident]:
+        """Open incidents, and those restored lately whose written report is not in."""
+        c = self._c
+        since = c.clock() - 14 * DAY
+        owing = [
+            i
+            for i in await c.store.incidents(since=since)
+            if not i.is_open and i.voided is None and i.report_submitted_at is None
+        ]
+        return [*c.tracker.open.values(), *owing]
+
+    def incident_of(self, event: Event) -> Incident | None:
+        open_ = self._c.tracker.open
+        if event.incident_id is not None:
+            return open_.get(event.incident_id)
+        if event.outage is not None:
+            for inc in open_.values():
+                if event.outage.id in inc.outage_ids:
+                    return inc
+        return None
+
+    async def record(self, entry: TimelineEntry) -> None:
+        try:
+            await self._c.store.append_timeline(entry)
+        except Exception:  # the send or run happened; its record is lost, not the service
+            log.exception("could not record %s on %s", entry.event, entry.incident_id)
+
+
+def _describe(ev: Event) -> str:
+    """One line per state change for the log: what, which, when (with its offset), why."""
+    parts = [ev.type.value]
+    if ev.component:
+        parts.append(ev.component)
+    parts.append(f"at {format_instant(ev.ts)}")
+    o = ev.outage
+    if o is not None:
+        if ev.type is EventType.OUTAGE_ENDED and o.end is not None:
+            parts.append(f"(since {format_instant(o.start)})")
+        if o.reason and ev.type in (EventType.OUTAGE_STARTED, EventType.NO_DATA_STARTED):
+            parts.append(f"reason {o.reason}" + (f": {o.detail}" if o.detail else ""))
+    if ev.incident_id:
+        parts.append(f"incident {ev.incident_id}")
+    for key, value in sorted(ev.detail.items()):
+        parts.append(f"{key}={value}")
+    return " ".join(parts)

@@ -62,6 +62,8 @@ ROUTES = [
     Route(f"{_INCIDENT}/restore", h.restore_incident, methods=["POST"]),
     Route(f"{_INCIDENT}/report", h.report_incident, methods=["POST"]),
     Route(f"{_INCIDENT}/annotate", h.annotate_incident, methods=["POST"]),
+    Route("/ack/{token}", h.ack_link_page, methods=["GET"]),
+    Route("/ack/{token}", h.ack_link_confirm, methods=["POST"]),
     Route("/healthz", h.healthz, methods=["GET"]),
     Route("/metrics", h.prometheus, methods=["GET"]),
 ]

@@ -425,4 +425,44 @@ async def prometheus(request: Request) -> Response:
     metrics.set_queues(await collector.queue_depths())
     metrics.ready.set(gauges["ready"])
     metrics.engine_items.set(gauges["engine_items"])
+    metrics.set_components(collector.component_states())
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+# -- acknowledgement links (from alerts: no bearer token, the signed link is the credential) --
+async def ack_link_page(request: Request) -> Response:
+    """The page an alert's acknowledgement link opens. GET changes nothing (chat apps and mail
+    clients fetch links ahead): it shows the incident and a button that POSTs."""
+    from collector.notify.links import LinkError, render_ack_page, render_link_error
+
+    collector = _service(request)
+    try:
+        claim, inc = await collector.ack_by_link(request.path_params["token"], confirm=False)
+    except LinkError as exc:
+        return _html(render_link_error(exc), 410 if exc.reason in ("expired", "used") else 403)
+    return _html(render_ack_page(claim, inc, collector.system_of))
+
+
+async def ack_link_confirm(request: Request) -> Response:
+    """The button's POST: acknowledges as the link names, once."""
+    from collector.notify.links import LinkError, render_ack_done, render_link_error
+
+    collector = _service(request)
+    try:
+        claim, inc = await collector.ack_by_link(request.path_params["token"], confirm=True)
+    except LinkError as exc:
+        return _html(render_link_error(exc), 410 if exc.reason in ("expired", "used") else 403)
+    if inc is None:
+        return _html(render_ack_done(claim.incident_id, ok=False, error="找不到该事件"), 404)
+    return _html(
+        render_ack_done(inc.id, ok=True, who=inc.responded_by or claim.who, at=inc.responded_at)
+    )
+
+
+def _html(text: str, status: int = 200) -> Response:
+    return Response(
+        text,
+        status_code=status,
+        media_type="text/html; charset=utf-8",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )

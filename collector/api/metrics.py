@@ -47,6 +47,12 @@ class Metrics:
             "hotline_ingest_seconds", "Time to make a batch durable and apply it", registry=r
         )
         self.open_outages = Gauge("hotline_open_outages", "Open outages", registry=r)
+        self.component_up = Gauge(
+            "hotline_component_up",
+            "1 while the component is up, 0 while down; absent while it reports no data",
+            ["component", "system"],
+            registry=r,
+        )
         self.open_incidents = Gauge("hotline_open_incidents", "Open incidents", registry=r)
         self.open_no_data = Gauge(
             "hotline_open_no_data", "Components silent now (no data)", registry=r
@@ -54,6 +60,14 @@ class Metrics:
         self.engine_items = Gauge(
             "hotline_engine_history_items", "Sample runs the state engine holds", registry=r
         )
+
+    def set_components(self, states: dict[str, tuple[str, int | None]]) -> None:
+        """`hotline_component_up` for each component: its system and 1/0, None when no data
+        (the series is then absent, so an alert on `== 0` does not fire for a silent agent)."""
+        self.component_up.clear()
+        for component, (system, up) in states.items():
+            if up is not None:
+                self.component_up.labels(component=component, system=system).set(up)
 
     def set_queues(self, depths: dict[str, int]) -> None:
         """One gauge per queue the store reports (`hotline_store_influx_buffer`, …)."""
