@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -33,8 +34,19 @@ def wait_for(what: str, fn: Callable[[], Any], timeout: float = 20.0) -> Any:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[CollectorProcess, Kamailio, Path]]:
+    with running_stack(tmp_path) as parts:
+        yield parts
+
+
+@contextlib.contextmanager
+def running_stack(
+    tmp_path: Path, collector_config: str = ""
+) -> Iterator[tuple[CollectorProcess, Kamailio, Path]]:
+    """A real kamailio, `hotline collector` (with `collector_config` appended to its config)
+    and `hotline agent` probing the kamailio every 0.5 s as ivr-1."""
     require_program("kamailio", "the agent probes a real SIP server")
     collector = CollectorProcess(tmp_path)
+    collector.config.write_text(collector.config.read_text() + collector_config)
     collector.start()
     sip = Kamailio().start()
     agent_dir = tmp_path / "agent"
