@@ -184,7 +184,10 @@ async def test_metrics_have_a_gauge_per_component(alerting: Served) -> None:
 @pytest.mark.parametrize(
     ("snippet", "where"),
     [
-        ("  routes:\n    - name: a\n      urls: ['nosuchscheme://x']\n", ":10: alerts.routes.0.urls.0"),
+        (
+            "  routes:\n    - name: a\n      urls: ['nosuchscheme://x']\n",
+            ":10: alerts.routes.0.urls.0",
+        ),
         (
             "  routes:\n    - name: a\n      urls: ['json://127.0.0.1:9/x']\n"
             "      escalate_to: boss\n",
@@ -210,3 +213,44 @@ def test_alert_config_errors_name_file_line_and_key(
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert f"{path}{where}" in str(err.value)
+
+
+async def test_the_acknowledgement_link_in_a_real_browser_acknowledges_on_the_button_only(
+    tmp_path: Path, sinks: tuple[HttpSink, HttpSink]
+) -> None:
+    from tests.collector.conftest import serve
+    from tests.conftest import require_program
+
+    chromium = require_program("chromium", "the acknowledgement page in a real browser")
+    playwright = pytest.importorskip("playwright.async_api")
+    platform, _ = sinks
+    alerts = parse_alerts(
+        {
+            "public_url": "https://collector.example:8443",
+            "routes": [{"name": "platform", "urls": [platform.json_url("platform")]}],
+        }
+    )
+    config = dataclasses.replace(make_config(tmp_path), alerts=alerts, state_dir=str(tmp_path))
+    collector = Collector(config, SqliteStore(tmp_path / "store.db"), clock=Clock())
+    async with serve(collector) as served:
+        await post(served, pattern("+-----"))
+        [opened] = await arrived(lambda: texts(platform))
+        link = re.search(r"https://collector\.example:8443(/ack/\S+)", opened)
+        assert link is not None
+        [inc] = (await served.operator.get("/api/v1/incidents")).json()["incidents"]
+        async with playwright.async_playwright() as p:
+            browser = await p.chromium.launch(
+                executable_path=chromium,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            page = await browser.new_page()
+            await page.goto(served.url + link.group(1))
+            assert inc["id"] in await page.content()
+            got = (await served.operator.get(f"/api/v1/incidents/{inc['id']}")).json()
+            assert got["responded_at"] is None  # loading the page acknowledged nothing
+            await page.click("form button")
+            await page.wait_for_load_state()
+            assert "已" in await page.inner_text("body") and inc["id"] in await page.content()
+            await browser.close()
+        got = (await served.operator.get(f"/api/v1/incidents/{inc['id']}")).json()
+        assert got["responded_by"] == "platform"
