@@ -28,6 +28,7 @@ from starlette.routing import Route
 from collector.api import handlers as h
 from collector.api import openapi
 from collector.api.metrics import Metrics, RequestMetrics
+from collector.api.summary import Summary
 from collector.config import Principal
 from collector.domain.incidents import IncidentError
 from collector.service import Collector, NotFound
@@ -42,6 +43,7 @@ ROUTES = [
     Route("/api/v1/results", h.results, methods=["POST"]),
     Route("/api/v1/heartbeat", h.heartbeat, methods=["POST"]),
     Route("/api/v1/status", h.status, methods=["GET"]),
+    Route("/api/v1/summary", h.summary, methods=["GET"]),
     Route("/api/v1/outages", h.outages, methods=["GET"]),
     Route(f"{_OUTAGE}/exclude", h.exclude_outage, methods=["POST"]),
     Route(f"{_OUTAGE}/exclude", h.include_outage, methods=["DELETE"]),
@@ -64,6 +66,7 @@ ROUTES = [
     Route(f"{_INCIDENT}/annotate", h.annotate_incident, methods=["POST"]),
     Route("/ack/{token}", h.ack_link_page, methods=["GET"]),
     Route("/ack/{token}", h.ack_link_confirm, methods=["POST"]),
+    Route("/", h.status_page_html, methods=["GET"]),
     Route("/healthz", h.healthz, methods=["GET"]),
     Route("/metrics", h.prometheus, methods=["GET"]),
 ]
@@ -176,4 +179,5 @@ def create_app(collector: Collector, *, lifecycle: bool = True) -> Starlette:
     )
     app.state.collector = collector
     app.state.metrics = metrics
+    app.state.summary = Summary()
     return app

@@ -13,9 +13,9 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.authentication import requires
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from collector.api import parse, views
+from collector.api import parse, status_page, views
 from collector.api.metrics import Metrics
 from collector.api.parse import bad
 from collector.config import Principal
@@ -137,6 +137,26 @@ async def status(request: Request) -> Response:
             "open_incidents": [views.incident(i) for i in s["open_incidents"]],
             "agents": [views.heartbeat(h) for h in s["agents"]],
         }
+    )
+
+
+@known_token
+async def summary(request: Request) -> Response:
+    """Each system's availability today and this month against its target, the incident
+    limits, the current and upcoming maintenance windows (the status page's second read)."""
+    return _json(await request.app.state.summary.get(_service(request)))
+
+
+async def status_page_html(request: Request) -> Response:
+    """The status page (no token needed: it holds no names; its script reads the API)."""
+    return HTMLResponse(
+        status_page.HTML,
+        headers={
+            "Content-Security-Policy": status_page.CSP,
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
