@@ -254,3 +254,29 @@ async def test_the_acknowledgement_link_in_a_real_browser_acknowledges_on_the_bu
             await browser.close()
         got = (await served.operator.get(f"/api/v1/incidents/{inc['id']}")).json()
         assert got["responded_by"] == "platform"
+
+
+def test_runbook_try_shows_the_plan_without_running_and_runs_with_run(tmp_path: Path) -> None:
+    from tests.collector.test_cli import hotline
+
+    marker = tmp_path / "ran"
+    config = tmp_path / "collector.yaml"
+    config.write_text(
+        f"state_dir: {tmp_path}\n"
+        "agents: [{name: a1, token: t}]\n"
+        "runbooks:\n"
+        "  - name: touch\n"
+        "    when: {event: outage_started, systems: [ivr]}\n"
+        f"    run: ['/usr/bin/touch', '{marker}']\n"
+    )
+    args = ["runbook", "try", "--config", str(config), "--event", "outage_started"]
+    dry = hotline(*args, "--component", "ivr-1; rm -rf /", "--system", "ivr")
+    assert dry.returncode == 0, dry.stderr
+    shown = json.loads(dry.stdout)
+    assert shown["plan"]["env"]["HOTLINE_COMPONENT"] == "ivr-1; rm -rf /"
+    assert not marker.exists()  # a dry run runs nothing
+    other = hotline(*args, "--component", "acd-1", "--system", "acd")
+    assert other.returncode == 2  # nothing matches an ACD outage
+    real = hotline(*args, "--component", "ivr-1", "--system", "ivr", "--run")
+    assert real.returncode == 0, real.stderr
+    assert marker.exists() and json.loads(real.stdout)["status"] == "ok"
