@@ -415,6 +415,11 @@ class Alerter:
                 self._escalate(inc, None)
 
     # -- deciding ----------------------------------------------------------------------------
+    def tell(self, inc: Incident, state: str, message: Message) -> None:
+        """Send `message` about `inc` to its routes, once per (incident, state): for what
+        the collector learns beside the incident's own changes (a runbook's outcome)."""
+        self._tell(inc, state, message)
+
     def _routes_for(self, inc: Incident) -> list[Route]:
         systems = [self._system_of(c) for c in inc.components]
         return [r for r in self.config.routes if r.matches(systems, inc.severity, inc.components)]

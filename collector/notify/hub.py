@@ -19,7 +19,7 @@ from collector.domain.model import Incident, Millis, TimelineEntry
 from collector.notify.config import AlertsConfig, signing_key
 from collector.notify.dispatch import Alerter, Outbox, SendOutcome
 from collector.notify.links import AckClaim, LinkSigner
-from collector.notify.messages import Limits
+from collector.notify.messages import Limits, runbook_outcome
 from collector.notify.runbooks import Outcome, Runbook, RunbookRunner
 
 log = logging.getLogger("hotline.collector.notify")
@@ -150,5 +150,9 @@ class Notifier:
             incident_id = inc.id if inc is not None else None
         detail = outcome.timeline_detail()  # (the runner logs each outcome itself)
         if incident_id is not None:
-            entry = TimelineEntry(incident_id, self.host.clock(), "runbook", detail=detail)
-            await self.host.record(entry)
+            now = self.host.clock()
+            await self.host.record(TimelineEntry(incident_id, now, "runbook", detail=detail))
+            inc = await self.host.get(incident_id)
+            if self.alerter is not None and inc is not None:  # and in the alert thread
+                message = runbook_outcome(inc, self.host.system_of, detail)
+                self.alerter.tell(inc, f"runbook:{outcome.runbook}:{now}", message)

@@ -308,3 +308,17 @@ def _body(lines: Sequence[str], ack_link: str | None) -> str:
 def _clip(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def runbook_outcome(inc: Incident, system_of: SystemOf, detail: Mapping[str, object]) -> Message:
+    """A runbook ran for the incident: its name, how it ended, how long it took, what it said."""
+    status = str(detail.get("status", ""))
+    word = {"ok": "成功", "failed": "失败", "timeout": "超时被终止"}.get(status, status)
+    head = f"【处置脚本】{detail.get('runbook', '')} {word}：{_what(inc, system_of)}"
+    lines = [f"事件：{inc.id}", f"用时 {detail.get('duration_ms', '?')} 毫秒"]
+    if detail.get("exit_status") is not None:
+        lines.append(f"退出码 {detail['exit_status']}")
+    output = str(detail.get("stdout") or detail.get("stderr") or detail.get("error") or "")
+    if output:
+        lines.append(_clip(output.strip(), 200))
+    return Message(head, _body(lines, None))

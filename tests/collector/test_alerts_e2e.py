@@ -93,7 +93,7 @@ async def test_an_outage_alerts_once_acks_by_link_on_post_only_and_runs_its_runb
 ) -> None:
     platform, manager = sinks
     await post(alerting, pattern("+-----"))  # ivr-1 down: confirmed by the third failure
-    [opened] = await arrived(lambda: texts(platform))
+    [opened] = await arrived(lambda: [t for t in texts(platform) if "处置脚本" not in t])
     [inc] = (await alerting.operator.get("/api/v1/incidents")).json()["incidents"]
     assert inc["id"] in opened and "ivr-1" in opened and "timeout" in opened
     await post(alerting, pattern("---", t0=T0 - 540 * S))  # more failures: no second message
@@ -124,6 +124,8 @@ async def test_an_outage_alerts_once_acks_by_link_on_post_only_and_runs_its_runb
     )
     assert ran["HOTLINE_EVENT"] == "outage_started" and ran["HOTLINE_COMPONENT"] == "ivr-1"
     assert ran["HOTLINE_SYSTEM"] == "ivr" and ran["HOTLINE_REASON"] == "timeout"
+    [told] = await arrived(lambda: [t for t in texts(platform) if "处置脚本" in t])
+    assert "restart-ivr" in told and inc["id"] in told and "restarted" in told  # its output
 
     await post(alerting, pattern("+", t0=T0 - 500 * S))  # back up
     restored = await arrived(lambda: [t for t in texts(platform) if "恢复" in t])
