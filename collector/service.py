@@ -137,6 +137,8 @@ class Collector:
             await self.notifier.start()
         if background:
             self._tasks.append(asyncio.create_task(self._ticker(), name="collector-tick"))
+            if self.notifier is not None:  # escalation within a second of its deadline
+                self._tasks.append(asyncio.create_task(self._notify_ticker(), name="notify"))
             self._tasks.append(asyncio.create_task(self._retention(), name="collector-retention"))
 
     async def stop(self) -> None:
@@ -245,6 +247,16 @@ class Collector:
             len(samples) - len(state.samples),
             len(state.incidents),
         )
+
+    async def _notify_ticker(self) -> None:
+        assert self.notifier is not None
+        while True:
+            await asyncio.sleep(min(1.0, self.config.tick_seconds))
+            try:
+                if self.ready:
+                    await self.notifier.tick(self.clock())
+            except Exception:
+                log.exception("alert tick failed")
 
     async def _ticker(self) -> None:
         while True:

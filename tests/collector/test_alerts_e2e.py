@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from collector.domain.timefmt import format_instant
 from collector.notify.config import parse_alerts
 from collector.notify.runbooks import parse_runbooks
 from collector.service import Collector
@@ -320,3 +321,29 @@ async def test_healthz_answers_at_once_while_a_runbook_hangs_and_the_hang_is_kil
             while not (runs := await ran()):
                 await asyncio.sleep(0.1)
         assert runs[0]["detail"]["status"] == "timeout"
+
+
+async def test_downtime_inside_a_window_alerts_no_one_and_the_overrun_alerts_when_it_ends(
+    alerting: Served, sinks: tuple[HttpSink, HttpSink]
+) -> None:
+    platform, _ = sinks
+    await post(alerting, pattern("+", t0=T0 - 10 * S))  # ivr-1 known
+    window = {
+        "components": ["ivr-1", "callsys"],
+        "start": format_instant(T0 + 5 * S),
+        "end": format_instant(T0 + 200 * S),
+        "reason": "upgrade",
+        "approval_ref": "CR-7",
+    }
+    assert (await alerting.operator.post("/api/v1/maintenance", json=window)).status_code == 201
+    alerting.clock.now = T0 + 100 * S
+    await post(alerting, pattern("-" * 10, t0=T0 + 10 * S))  # down inside the window
+    await alerting.collector.tick()
+    await asyncio.sleep(0.5)
+    assert platform.received == []  # maintenance: nobody is told
+    alerting.clock.now = T0 + 201 * S  # the window has ended, ivr-1 is still down
+    await post(alerting, pattern("-" * 10, t0=T0 + 110 * S))
+    await alerting.collector.tick()
+    [overrun] = await arrived(lambda: [t for t in texts(platform) if "处置脚本" not in t])
+    [inc] = (await alerting.operator.get("/api/v1/incidents")).json()["incidents"]
+    assert inc["id"] in overrun and inc["detected_at"] == format_instant(T0 + 200 * S)
