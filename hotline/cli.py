@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "collector": ("collector.cli", "run the collector: ingest, outages, incidents, facts API"),
     "maint": ("collector.client.maint_cli", "plan, list and remove maintenance windows"),
     "incident": ("collector.client.incident_cli", "list, open, ack, restore and report incidents"),
+    "status": ("collector.client.status_cli", "systems, components, incidents and windows now"),
     "runbook": ("collector.runbook_cli", "dry-run (or run) the runbooks an event triggers"),
 }
 
