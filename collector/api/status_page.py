@@ -58,7 +58,7 @@ main { padding:0 28px 28px; }
 .system .name { font-size:32px; font-weight:bold; }
 .system .state { font-size:30px; margin:6px 0; }
 .system.down .state { color:#ff7b72; }
-.avail { display:flex; justify-content:space-between; font-size:24px;
+.avail { display:flex; justify-content:space-between; font-size:22px; white-space:nowrap; gap:8px;
   font-variant-numeric: tabular-nums; }
 .avail .below { color:#ff7b72; font-weight:bold; }
 .avail .ok { color:#7ee787; }
@@ -118,6 +118,7 @@ th { color:var(--dim); font-weight:normal; }
   var NAMES = {acd: "排队机", ivr: "IVR", seat: "座席终端", callsys: "话务系统",
     other: "话务系统相关硬件"};
   var STATE = {up: "正常", down: "故障", no_data: "无数据"};
+  var TZ = {timeZone: "Asia/Shanghai", hour12: false};  // the hotline's zone, whatever the screen's
   var timer = null, last = null, offset = 0;
 
   function $(id) { return document.getElementById(id); }
@@ -181,7 +182,7 @@ th { color:var(--dim); font-weight:normal; }
         return;
       }
       showError("无法读取采集器（" + ((e && e.message) || e) + "），" + (POLL_MS / 1000) +
-        " 秒后重试" + (last ? "；下方为 " + new Date(last.at).toLocaleTimeString("zh-CN") +
+        " 秒后重试" + (last ? "；下方为 " + new Date(last.at).toLocaleTimeString("zh-CN", TZ) +
         " 的状态" : ""));
       schedule();
     });
@@ -219,7 +220,7 @@ th { color:var(--dim); font-weight:normal; }
     row.appendChild(el("span", null, label));
     var value = part ? part.value : null;
     var v = el("span", value === null ? "empty" : (value < target ? "below" : "ok"),
-      pct(value) + (target !== null ? " / 目标 " + pct(target) : ""));
+      pct(value) + (target !== null ? " / 目标" + pct(target) : ""));
     row.appendChild(v);
     return row;
   }
@@ -317,7 +318,7 @@ th { color:var(--dim); font-weight:normal; }
       tr.appendChild(el("td", null, i.id));
       tr.appendChild(el("td", null, i.severity));
       tr.appendChild(el("td", null, i.components.join("、")));
-      tr.appendChild(el("td", null, new Date(i.detected_at).toLocaleString("zh-CN")));
+      tr.appendChild(el("td", null, new Date(i.detected_at).toLocaleString("zh-CN", TZ)));
       tr.appendChild(clockCell(i.detected_at, i.responded_at, lim.response, now));
       tr.appendChild(clockCell(i.detected_at, i.restored_at, lim.restoration, now));
       t.appendChild(tr);
@@ -341,8 +342,8 @@ th { color:var(--dim); font-weight:normal; }
       tr.appendChild(el("td", null, w.id));
       tr.appendChild(el("td", r[1] === "进行中" ? "running" : null, r[1]));
       tr.appendChild(el("td", null, w.components.join("、")));
-      tr.appendChild(el("td", null, new Date(w.start).toLocaleString("zh-CN")));
-      tr.appendChild(el("td", null, new Date(w.end).toLocaleString("zh-CN")));
+      tr.appendChild(el("td", null, new Date(w.start).toLocaleString("zh-CN", TZ)));
+      tr.appendChild(el("td", null, new Date(w.end).toLocaleString("zh-CN", TZ)));
       tr.appendChild(el("td", null, w.reason || ""));
       t.appendChild(tr);
     });
@@ -351,7 +352,7 @@ th { color:var(--dim); font-weight:normal; }
 
   function tick() {
     var now = new Date(Date.now() + offset);
-    $("clock").textContent = now.toLocaleString("zh-CN", {hour12: false});
+    $("clock").textContent = now.toLocaleString("zh-CN", TZ);
     if (last) {
       $("updated").textContent = "更新于 " + dur(Date.now() - last.at) + "前";
       renderIncidents();
