@@ -118,7 +118,7 @@ th { color:var(--dim); font-weight:normal; }
   var NAMES = {acd: "排队机", ivr: "IVR", seat: "座席终端", callsys: "话务系统",
     other: "话务系统相关硬件"};
   var STATE = {up: "正常", down: "故障", no_data: "无数据"};
-  var TZ = {timeZone: "Asia/Shanghai", hour12: false};  // the hotline's zone, whatever the screen's
+  var TZ = {timeZone: "Asia/Shanghai", hour12: false};  /* the hotline zone, whatever the screen */
   var timer = null, last = null, offset = 0;
 
   function $(id) { return document.getElementById(id); }
