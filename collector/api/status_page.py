@@ -214,7 +214,11 @@ th { color:var(--dim); font-weight:normal; }
     return e;
   }
 
-  function pct(v) { return v === null || v === undefined ? "—" : (v * 100).toFixed(2) + "%"; }
+  /* truncated, never rounded up: 99.996 % must not read as a met 100.00 % */
+  function pct(v) {
+    if (v === null || v === undefined) return "—";
+    return (Math.floor(v * 10000) / 100).toFixed(2) + "%";
+  }
   function availEl(label, part, target) {
     var row = el("div", "avail");
     row.appendChild(el("span", null, label));
