@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -149,7 +150,9 @@ def clock_text(now: datetime, inc: dict[str, Any], stop_key: str, limit: float |
 
 
 def pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.2f}%"
+    if value is None:
+        return "—"
+    return f"{math.floor(value * 10000) / 100:.2f}%"  # truncated: never shows a missed target met
 
 
 def _short(ts: str) -> str:
