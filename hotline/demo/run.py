@@ -128,26 +128,33 @@ class Demo:
             raise KeyboardInterrupt
 
         old = signal.signal(signal.SIGTERM, on_term)
+        old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
         self.run_dir = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
         kept = False
         try:
             with Hotline([*ACDS, *IVRS, *SEATS], ["cti-1"]) as self.sim:
                 report = self._run()
                 kept = self.keep
-            self._progress(f"done in {time.monotonic() - self.t0:.0f} s; the report:")
-            print(report, flush=True)
-            return 0
         except DemoError as exc:
             print(f"hotline demo: {exc}", file=sys.stderr, flush=True)
             self._tail_logs()
             return 1
         finally:
-            for proc in list(self.procs):
+            # a second Ctrl-C must not cut the clean-up short
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            if self.procs:
+                self._progress("stopping the agent and the collector")
+            for proc in list(reversed(self.procs)):  # the agent first: it flushes to the collector
                 if not (kept and proc is getattr(self, "collector", None)):
                     self._stop(proc)
             signal.signal(signal.SIGTERM, old)
+            signal.signal(signal.SIGINT, old_int)
             if not kept:
                 shutil.rmtree(self.run_dir, ignore_errors=True)
+        self._progress(f"done in {time.monotonic() - self.t0:.0f} s; the report:")
+        print(report, flush=True)
+        return 0
 
     def _progress(self, text: str) -> None:
         _say(f"[{time.monotonic() - self.t0:5.1f}s] {text}")
@@ -224,7 +231,12 @@ class Demo:
             "agent": "demo-agent",
             "collector": {"url": self.url, "token_file": str(self.agent_token), "timeout": 5},
             "spool": {"path": str(d / "agent-spool.db"), "fsync": "normal"},
-            "shipping": {"batch_age": 0.2, "backoff_initial": 0.5, "backoff_max": 2},
+            "shipping": {
+                "batch_age": 0.2,
+                "backoff_initial": 0.5,
+                "backoff_max": 2,
+                "flush_timeout": 3,
+            },
             "heartbeat": {"interval": 5},
             "defaults": {"interval": 1, "timeout": 1},
             "targets": [
