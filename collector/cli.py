@@ -42,6 +42,16 @@ def _check_sqlite(store: Any, where: str) -> None:
         raise ConfigError(f"{where}: cannot open the SQLite store {store.path}: {reason}") from None
 
 
+def _url_password(url: str) -> bool:
+    """Whether a store URL carries a password (`influxdb://USER:PASS@…`)."""
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
     import logging
@@ -84,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
     # httpx logs every request at INFO (the InfluxDB store's /write and /query): a line per
     # batch would drown the collector's own messages; its warnings still show
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    if args.store and _url_password(args.store):
+        logging.getLogger("hotline.collector").warning(
+            "--store: a password in the URL on the command line is visible to every local user "
+            "(ps, /proc/PID/cmdline); give it with password_file=PATH or $HOTLINE_INFLUX_PASSWORD"
+        )
     app = create_app(Collector(config, store))
     server = uvicorn.Server(
         uvicorn.Config(

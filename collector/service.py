@@ -99,6 +99,11 @@ class Collector:
         self._installing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._pruned_at: Millis = 0
+        # the store's health, checked every `health_seconds` by `_health_ticker` (and by each
+        # /healthz): None before the first check, "" when healthy, else why not
+        self.last_health: str | None = None
+        self.last_health_at: Millis | None = None
+        self.health_seconds = min(5.0, max(config.tick_seconds, 0.05))
         self.counters = {"accepted": 0, "rejected": 0, "duplicate_batches": 0}
         self.notifier: Notifier | None = None
         if config.alerts is not None or config.runbooks:
@@ -140,6 +145,7 @@ class Collector:
             if self.notifier is not None:  # escalation within a second of its deadline
                 self._tasks.append(asyncio.create_task(self._notify_ticker(), name="notify"))
             self._tasks.append(asyncio.create_task(self._retention(), name="collector-retention"))
+            self._tasks.append(asyncio.create_task(self._health_ticker(), name="store-health"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -265,6 +271,31 @@ class Collector:
                 await self.tick()
             except Exception:
                 log.exception("tick failed")
+
+    async def _health_ticker(self) -> None:
+        """Check the store's health on its own schedule (from the start), so /metrics'
+        `hotline_store_healthy` follows the store whether or not anyone polls /healthz."""
+        while True:
+            try:
+                await self.check_health()
+            except Exception:
+                log.exception("store health check failed")
+            await asyncio.sleep(self.health_seconds)
+
+    async def check_health(self) -> str:
+        """`health()` now, kept as the last result (a check that hangs counts as a failure)."""
+        try:
+            reason = await asyncio.wait_for(self.health(), timeout=max(self.health_seconds, 10.0))
+        except TimeoutError:
+            reason = "store health check timed out"
+        except Exception as exc:  # a store whose health check itself fails is not healthy
+            reason = f"store health check failed: {exc}"
+        if reason and not self.last_health:  # one line per change of state
+            log.warning("store unhealthy: %s", reason)
+        elif not reason and self.last_health:
+            log.info("store healthy again")
+        self.last_health, self.last_health_at = reason, self.clock()
+        return reason
 
     async def _retention(self) -> None:
         while not self.ready:  # retention needs the store; start it once the state is rebuilt

@@ -141,7 +141,9 @@ async def _invalid(request: Request, exc: Exception) -> Response:
 
 async def _store_down(request: Request, exc: Exception) -> Response:
     log.error("store: %s", exc)
-    return _error(f"store unavailable: {exc}", 503)
+    # the store's error may name its user, host and database: only for a known token
+    known = request.user.is_authenticated
+    return _error(f"store unavailable: {exc}" if known else "store unavailable", 503)
 
 
 async def _openapi(request: Request) -> Response:

@@ -37,8 +37,9 @@ def _service(request: Request, ready: bool = True) -> Collector:
     """The collector; with `ready`, 503 until it rebuilt its state from the store (all but
     ingest, heartbeats, /healthz and /metrics, which work from the start)."""
     collector: Collector = request.app.state.collector
-    if ready and not collector.ready:
-        raise bad(f"collector not ready: {collector.not_ready}", 503)
+    if ready and not collector.ready:  # the why (it may name the store) only with a token
+        why = f": {collector.not_ready}" if request.user.is_authenticated else ""
+        raise bad(f"collector not ready{why}", 503)
     return collector
 
 
@@ -422,16 +423,21 @@ async def annotate_incident(request: Request) -> Response:
 
 # -- operations ------------------------------------------------------------------------------
 async def healthz(request: Request) -> Response:
-    """Store reachable, queue depths (503 with the reason when not)."""
+    """Store reachable, queue depths (503 when not). The reason in full only with a known
+    token: an anonymous caller (a load balancer) learns the status and the queue depths, not
+    the store's user, host or database."""
     collector, metrics = _service(request, ready=False), _metrics(request)
-    reason = await collector.health()
+    reason = await collector.check_health()  # live; also what /metrics shows until the next
     queues = await collector.queue_depths()  # the backlog matters most when down
     metrics.store_healthy.set(0 if reason else 1)
     metrics.set_queues(queues)
     out: dict[str, Any] = {"status": "ok" if not reason else "unavailable"}
     if reason:
-        out["reason"] = reason
-    out.update(store=not reason, queues=queues)
+        if request.user.is_authenticated:
+            out["reason"] = reason
+        else:
+            out["reason"] = "not ready" if not collector.ready else "store unavailable"
+    out.update(store=not reason, queues={k: int(v) for k, v in queues.items()})
     return _json(out, 503 if reason else 200)
 
 
@@ -443,6 +449,7 @@ async def prometheus(request: Request) -> Response:
     metrics.open_no_data.set(gauges["open_no_data"])
     metrics.open_incidents.set(gauges["open_incidents"])
     metrics.set_queues(await collector.queue_depths())
+    metrics.store_healthy.set(1 if collector.last_health == "" else 0)  # checked every few s
     metrics.ready.set(gauges["ready"])
     metrics.engine_items.set(gauges["engine_items"])
     metrics.set_components(collector.component_states())

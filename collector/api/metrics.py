@@ -36,7 +36,7 @@ class Metrics:
             registry=r,
         )  # fmt: skip
         self.store_healthy = Gauge(
-            "hotline_store_healthy", "1 when the last /healthz found the store working",
+            "hotline_store_healthy", "1 when the last health check found the store working",
             registry=r,
         )  # fmt: skip
         self.ready = Gauge(

@@ -73,7 +73,10 @@ async def test_healthz_and_metrics_show_the_backlog_while_influxdb_is_down(
     r = await anon.get("/healthz")
     assert r.status_code == 503
     health = r.json()
-    assert health["store"] is False and "not reachable" in health["reason"]
+    assert health["store"] is False and health["reason"] == "store unavailable"  # anonymous
+    full = (await served.operator.get("/healthz")).json()["reason"]  # a token: the full reason
+    assert "not reachable" in full and f":{server.http_port}/hotline" in full
+    assert str(server.http_port) not in r.text  # nor the host and database to an anonymous one
     assert health["queues"]["influx_buffer"] >= 31  # 31 samples (and 3 registrations) wait
     assert health["queues"]["influx_failing"] == 1
 
@@ -194,6 +197,8 @@ async def test_healthz_answers_soon_when_influxdb_hangs(
     try:
         async with httpx.AsyncClient(base_url=served.url, timeout=5) as anon:
             r = await anon.get("/healthz")
+        full = await served.operator.get("/healthz", timeout=5)
     finally:
         server.resume()
-    assert r.status_code == 503 and "Timeout" in r.json()["reason"]
+    assert r.status_code == 503 and r.json()["reason"] == "store unavailable"
+    assert full.status_code == 503 and "Timeout" in full.json()["reason"]
