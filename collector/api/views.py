@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from collector.domain.model import (
@@ -14,7 +16,8 @@ from collector.domain.model import (
     Rollup,
     TimelineEntry,
 )
-from collector.domain.timefmt import format_instant, in_range
+from collector.domain.timefmt import LOCAL, format_instant, from_datetime, in_range, to_datetime
+from scoring.workdays import UnknownYear, nth_workday_after
 
 log = logging.getLogger("hotline.collector.views")
 
@@ -64,7 +67,29 @@ def window(w: MaintenanceWindow) -> dict[str, Any]:
     }
 
 
-def incident(i: Incident) -> dict[str, Any]:
+REPORT_WORKING_DAYS = 2  # the written report: by 24:00 of the 2nd working day after restoration
+
+
+def report_due(
+    i: Incident, calendar: Mapping[Any, Any] | None = None
+) -> tuple[str | None, int | None]:
+    """(deadline, unknown year) of the written report (书面报告), as the scorer counts it:
+    00:00 local of the day after the 2nd Chinese working day after the local restoration date,
+    i.e. 24:00 of that working day. (None, None) while unrestored or voided (no report is owed);
+    (None, year) when the working-day calendar does not know `year` (never a guess)."""
+    if i.restored_at is None or i.voided is not None or not in_range(i.restored_at):
+        return None, None
+    day = to_datetime(i.restored_at).date()
+    try:
+        due = nth_workday_after(day, REPORT_WORKING_DAYS, calendar or {})
+    except UnknownYear as exc:
+        return None, exc.year
+    midnight = datetime(due.year, due.month, due.day, tzinfo=LOCAL) + timedelta(days=1)
+    return iso(from_datetime(midnight)), None
+
+
+def incident(i: Incident, calendar: Mapping[Any, Any] | None = None) -> dict[str, Any]:
+    due, unknown_year = report_due(i, calendar)
     return {
         "id": i.id,
         "components": list(i.components),
@@ -79,6 +104,8 @@ def incident(i: Incident) -> dict[str, Any]:
         "restored_by": i.restored_by,
         "report_submitted_at": iso(i.report_submitted_at),
         "report_ref": i.report_ref,
+        "report_due": due,
+        "report_due_unknown_year": unknown_year,
         "outages": list(i.outage_ids),
         "voided": i.voided,
     }

@@ -6,8 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from collector.client.common import add_client_arguments
+
+if TYPE_CHECKING:
+    from collector.client.http import CollectorClient
 
 EXIT_USAGE = 3
 EXIT_FAILED = 1
@@ -76,9 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     onote.add_argument("outage")
     onote.add_argument("--note", required=True)
     parsers.append(onote)
-    draft = sub.add_parser("draft", help="write a Markdown skeleton of the 书面报告")
+    draft = sub.add_parser("draft", help="write a skeleton of the 书面报告 (Markdown or Word)")
     draft.add_argument("id")
-    draft.add_argument("-o", "--output", help="file to write (default: stdout)")
+    draft.add_argument(
+        "--format", choices=["md", "docx"], default="md", help="md (default) or docx (needs -o)"
+    )
+    draft.add_argument("-o", "--output", help="file to write (default: stdout; docx needs it)")
     parsers.append(draft)
     for p in parsers:
         add_client_arguments(p)
@@ -96,10 +103,25 @@ def _ref(ref: str) -> str:
     return ref
 
 
+def _systems(client: CollectorClient) -> dict[str, str]:
+    """Component → system from `GET /api/v1/status`, for the Word report's 系统 row; empty
+    when the collector cannot say (the draft is still written)."""
+    from collector.client.http import ClientError
+
+    try:
+        rows = client.call("GET", "/api/v1/status")["components"]
+        return {c["id"]: c["system"] for c in rows}
+    except (ClientError, KeyError, TypeError):
+        return {}
+
+
 def run(args: argparse.Namespace) -> int:
     from collector.client.http import ClientError, CollectorClient, read_token
-    from collector.client.report_draft import draft_markdown
+    from collector.client.report_draft import draft_docx, draft_markdown
 
+    if getattr(args, "action", None) == "draft" and args.format == "docx" and not args.output:
+        print("hotline incident draft: --format docx needs -o FILE", file=sys.stderr)
+        return EXIT_USAGE
     try:
         with CollectorClient(args.collector, read_token(args.token_file)) as client:
             path = f"/api/v1/incidents/{getattr(args, 'id', '')}"
@@ -173,6 +195,10 @@ def run(args: argparse.Namespace) -> int:
                     body["note"] = args.note
                 inc = client.call("POST", f"{path}/{args.action}", json=body)
                 print(f"{inc['id']}: {args.action} recorded")
+            elif args.format == "docx":
+                data = draft_docx(client.call("GET", path), _systems(client))
+                with open(args.output, "wb") as fh:
+                    fh.write(data)
             else:
                 text = draft_markdown(client.call("GET", path))
                 if args.output:
