@@ -710,10 +710,17 @@ class Collector:
             await self._apply_incidents(changes)
         return inc
 
-    async def ack_incident(self, actor: str, incident_id: str) -> Incident:
-        """The operator's acknowledgement (the response)."""
+    async def ack_incident(
+        self,
+        actor: str,
+        incident_id: str,
+        at: Millis | None = None,
+        reason: str | None = None,
+    ) -> Incident:
+        """The operator's acknowledgement (the response); `at` with a `reason` when recorded
+        late (audited)."""
         inc = await self._change_incident(
-            incident_id, lambda inc, now: self.tracker.ack(inc, actor, now)
+            incident_id, lambda inc, now: self.tracker.ack(inc, actor, now, at, reason)
         )
         if self.notifier is not None:
             await self.notifier.acknowledged(incident_id)
@@ -754,10 +761,18 @@ class Collector:
             lambda inc, now: self.tracker.restore(inc, actor, now, at, force, reason),
         )
 
-    async def report_incident(self, actor: str, incident_id: str, ref: str) -> Incident:
-        """The written report, submitted under reference `ref`."""
+    async def report_incident(
+        self,
+        actor: str,
+        incident_id: str,
+        ref: str,
+        at: Millis | None = None,
+        reason: str | None = None,
+    ) -> Incident:
+        """The written report, submitted under reference `ref` (`at` with a `reason` when
+        recorded late, audited)."""
         return await self._change_incident(
-            incident_id, lambda inc, now: self.tracker.report(inc, ref, actor, now)
+            incident_id, lambda inc, now: self.tracker.report(inc, ref, actor, now, at, reason)
         )
 
     async def annotate_incident(self, actor: str, incident_id: str, note: str) -> Incident:

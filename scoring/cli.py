@@ -23,14 +23,20 @@ FORMATS = ("json", "md", "html", "xlsx", "pdf")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()  # one of them, or $HOTLINE_COLLECTOR
     source.add_argument("--facts", metavar="FILE", help="facts JSON file ('-' for stdin)")
-    source.add_argument("--collector", metavar="URL", help="read the facts from a collector")
+    source.add_argument(
+        "--collector",
+        metavar="URL",
+        help="read the facts from a collector (default $HOTLINE_COLLECTOR when --facts is not "
+        "given)",
+    )
     parser.add_argument("--month", metavar="YYYY-MM", help="with --collector: the month to score")
     parser.add_argument(
         "--token-file",
         metavar="FILE",
-        help="with --collector: file holding an operator or agent token (else $HOTLINE_TOKEN)",
+        help="with --collector: file holding an operator or agent token (else "
+        "$HOTLINE_TOKEN_FILE, else $HOTLINE_TOKEN)",
     )
     parser.add_argument(
         "--rules", metavar="FILE", help="rules YAML (default: built-in changsha-12345)"
@@ -66,6 +72,14 @@ def run(args: argparse.Namespace) -> int:
     from scoring import FactsError, InputError, load_rules, parse_facts, score
     from scoring.values import EPOCH, US
 
+    if args.facts is None and not args.collector:
+        args.collector = os.environ.get("HOTLINE_COLLECTOR", "").strip() or None
+        if not args.collector:
+            print(
+                "hotline score: give --facts FILE or --collector URL (or set HOTLINE_COLLECTOR)",
+                file=sys.stderr,
+            )
+            return EXIT_BAD_INPUT
     if args.format in ("xlsx", "pdf") and not args.output and not args.close:
         print(f"hotline score: --format {args.format}: needs -o FILE", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -227,11 +241,14 @@ def _fetch_facts(url: str, month: str, token_file: str | None) -> Any:
     from scoring import FactsError
 
     token = os.environ.get("HOTLINE_TOKEN", "")
+    where = "--token-file"
+    if not token_file and os.environ.get("HOTLINE_TOKEN_FILE", "").strip():
+        token_file, where = os.environ["HOTLINE_TOKEN_FILE"].strip(), "HOTLINE_TOKEN_FILE"
     if token_file:
         try:
             token = Path(token_file).read_text("utf-8").strip()
         except OSError as exc:
-            raise FactsError([f"--token-file {token_file}: cannot read ({exc.strerror})"]) from None
+            raise FactsError([f"{where} {token_file}: cannot read ({exc.strerror})"]) from None
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     endpoint = url.rstrip("/") + "/api/v1/facts"
     try:

@@ -386,9 +386,22 @@ async def _incident_body(request: Request) -> tuple[Collector, Principal, str, d
 @known_token
 @operator_only
 async def ack_incident(request: Request) -> Response:
-    """Acknowledge an incident (the response); the operator's token says who."""
-    collector, who, iid, _ = await _incident_body(request)
-    return _json(views.incident(await collector.ack_incident(who.name, iid)))
+    """Acknowledge an incident (the response); the operator's token says who. `at` (with a
+    `reason`, audited): when it was really acknowledged, if recorded late."""
+    collector, who, iid, data = await _incident_body(request)
+    at, reason = _late(data)
+    return _json(views.incident(await collector.ack_incident(who.name, iid, at, reason)))
+
+
+def _late(data: dict[str, Any]) -> tuple[int | None, str | None]:
+    """`at` and `reason` of an action recorded late; `reason` is required with `at`."""
+    at = parse.instant(data, "at") if data.get("at") is not None else None
+    reason = parse.text(data, "reason") if data.get("reason") is not None else None
+    if at is not None and not (reason or "").strip():
+        raise bad("reason: required with at (why it is recorded late)")
+    if at is None and reason is not None:
+        raise bad("reason: only with at")
+    return at, reason
 
 
 @known_token
@@ -406,9 +419,10 @@ async def restore_incident(request: Request) -> Response:
 @known_token
 @operator_only
 async def report_incident(request: Request) -> Response:
-    """Record the written report submitted (ref)."""
+    """Record the written report submitted (ref; `at` with a `reason` when recorded late)."""
     collector, who, iid, data = await _incident_body(request)
-    inc = await collector.report_incident(who.name, iid, parse.text(data, "ref"))
+    at, reason = _late(data)
+    inc = await collector.report_incident(who.name, iid, parse.text(data, "ref"), at, reason)
     return _json(views.incident(inc))
 
 

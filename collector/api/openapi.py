@@ -95,9 +95,9 @@ BODIES: dict[str, dict[str, Any]] = {
     ),
     "exclude_outage": _object(["reason", "approved_by"], reason=_TEXT, approved_by=_TEXT),
     "annotate_outage": _object(["note"], note=_TEXT),
-    "ack_incident": _object([]),
+    "ack_incident": _object([], at=_INSTANT, reason=_TEXT),
     "restore_incident": _object([], at=_INSTANT, force={"type": "boolean"}, reason=_TEXT),
-    "report_incident": _object(["ref"], ref=_TEXT),
+    "report_incident": _object(["ref"], ref=_TEXT, at=_INSTANT, reason=_TEXT),
     "annotate_incident": _object(["note"], note=_TEXT),
 }  # fmt: skip
 

@@ -15,5 +15,6 @@ def add_client_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"collector URL (env HOTLINE_COLLECTOR, default {DEFAULT_URL})",
     )
     parser.add_argument(
-        "--token-file", help="file holding the operator's token (else env HOTLINE_TOKEN)"
+        "--token-file",
+        help="file holding the operator's token (else env HOTLINE_TOKEN_FILE, else HOTLINE_TOKEN)",
     )

@@ -1,7 +1,7 @@
 """A small client of the collector's API for `hotline maint` and `hotline incident`.
 
-The operator's token comes from `--token-file` or the `HOTLINE_TOKEN` environment variable,
-never from the command line (where `ps` would show it).
+The operator's token comes from `--token-file`, the file `$HOTLINE_TOKEN_FILE` names, or the
+`HOTLINE_TOKEN` environment variable, never from the command line (where `ps` would show it).
 """
 
 from __future__ import annotations
@@ -22,17 +22,24 @@ class ClientError(Exception):
 
 
 def read_token(token_file: str | None) -> str:
+    """`--token-file`, else `$HOTLINE_TOKEN_FILE`, else `$HOTLINE_TOKEN`."""
+    where = "--token-file"
+    if not token_file and os.environ.get("HOTLINE_TOKEN_FILE", "").strip():
+        token_file, where = os.environ["HOTLINE_TOKEN_FILE"].strip(), "HOTLINE_TOKEN_FILE"
     if token_file:
         try:
             token = Path(token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ClientError(f"--token-file {token_file}: {exc.strerror}", usage=True) from None
+            raise ClientError(f"{where} {token_file}: {exc.strerror}", usage=True) from None
         if not token:
-            raise ClientError(f"--token-file {token_file}: empty", usage=True)
+            raise ClientError(f"{where} {token_file}: empty", usage=True)
         return token
     token = os.environ.get("HOTLINE_TOKEN", "").strip()
     if not token:
-        raise ClientError("no token: give --token-file FILE or set HOTLINE_TOKEN", usage=True)
+        raise ClientError(
+            "no token: give --token-file FILE or set HOTLINE_TOKEN_FILE or HOTLINE_TOKEN",
+            usage=True,
+        )
     return token
 
 

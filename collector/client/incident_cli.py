@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parsers.append(opn)
     ack = sub.add_parser("ack", help="acknowledge (your token's name is recorded)")
     ack.add_argument("id")
+    _add_late(ack, "acknowledged")
     parsers.append(ack)
     restore = sub.add_parser("restore", help="record restoration by hand")
     restore.add_argument("id")
@@ -57,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     report = sub.add_parser("report", help="record the written report (书面报告) as submitted")
     report.add_argument("id")
     report.add_argument("--ref", required=True, help="URL or file of the submitted report")
+    _add_late(report, "handed in")
     parsers.append(report)
     note = sub.add_parser("annotate", help="add a note to the timeline")
     note.add_argument("id")
@@ -89,6 +91,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parsers.append(draft)
     for p in parsers:
         add_client_arguments(p)
+
+
+def _add_late(parser: argparse.ArgumentParser, done: str) -> None:
+    """`--at` and `--reason` for an action recorded later than it happened."""
+    parser.add_argument(
+        "--at",
+        help=f"when it was really {done}, if recorded late: ISO 8601 with offset "
+        "(not before detection, not in the future; needs --reason; audited)",
+    )
+    parser.add_argument("--reason", help="why it is recorded late (with --at)")
 
 
 def _ref(ref: str) -> str:
@@ -142,6 +154,9 @@ def run(args: argparse.Namespace) -> int:
                         f"{i['id']}  {i['severity']}  {state}  {acked}  detected {i['detected_at']}"
                         f"  {','.join(i['components'])}  {i['title']}"
                     )
+                if not rows:
+                    which = "open incidents" if args.open else "incidents"
+                    print(f"no {which}" + (f" in {args.month}" if args.month else ""))
             elif args.action == "show":
                 print(json.dumps(client.call("GET", path), ensure_ascii=False, indent=2))
             elif args.action == "open":
@@ -182,6 +197,16 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{args.outage}: {args.action} recorded")
             elif args.action in ("ack", "restore", "report", "annotate"):
                 body = {}
+                if args.action in ("ack", "report"):
+                    if bool(args.at) != bool(args.reason):
+                        print(
+                            "hotline incident: --at and --reason go together (an "
+                            f"{args.action} recorded late says when and why)",
+                            file=sys.stderr,
+                        )
+                        return EXIT_USAGE
+                    if args.at:
+                        body.update(at=args.at, reason=args.reason)
                 if args.action == "restore":
                     if args.at:
                         body["at"] = args.at

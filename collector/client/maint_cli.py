@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
                     )
             else:
                 client.call("DELETE", f"/api/v1/maintenance/{args.id}")
+                print(f"removed {args.id}")
     except ClientError as exc:
         print(f"hotline maint: {exc}", file=sys.stderr)
         return EXIT_USAGE if exc.usage else EXIT_FAILED

@@ -607,11 +607,24 @@ class IncidentTracker:
         changes.events.append(Event(EventType.INCIDENT_OPENED, detected, incident_id=inc.id))
         return inc, changes
 
-    def ack(self, inc: Incident, actor: str, now: Millis) -> IncidentChanges:
+    def ack(
+        self,
+        inc: Incident,
+        actor: str,
+        now: Millis,
+        at: Millis | None = None,
+        reason: str | None = None,
+    ) -> IncidentChanges:
+        """The acknowledgement, now or (recorded late, with a reason) `at` an earlier instant."""
         if inc.responded_at is not None:
             raise IncidentError(f"{inc.id} was acknowledged by {inc.responded_by} already")
-        inc = replace(inc, responded_at=max(now, inc.detected_at), responded_by=actor)
-        return self._operator(inc, "acked", "incident.ack", actor, now, {})
+        when, detail = self._back_dated(inc, now, at, reason)
+        inc = replace(
+            inc,
+            responded_at=max(now, inc.detected_at) if at is None else when,
+            responded_by=actor,
+        )
+        return self._operator(inc, "acked", "incident.ack", actor, now, detail)
 
     def restore(
         self,
@@ -652,11 +665,44 @@ class IncidentTracker:
         changes.audit.append(AuditEntry(now, actor, "incident.restore", inc.id, detail))
         return changes
 
-    def report(self, inc: Incident, ref: str, actor: str, now: Millis) -> IncidentChanges:
+    def report(
+        self,
+        inc: Incident,
+        ref: str,
+        actor: str,
+        now: Millis,
+        at: Millis | None = None,
+        reason: str | None = None,
+    ) -> IncidentChanges:
+        """The written report submitted, now or (handed in on Friday, recorded on Monday, with
+        a reason) `at` an earlier instant."""
         if not ref.strip():
             raise IncidentError("ref: give the report's URL or file name")
-        inc = replace(inc, report_submitted_at=now, report_ref=ref)
-        return self._operator(inc, "reported", "incident.report", actor, now, {"ref": ref})
+        when, detail = self._back_dated(inc, now, at, reason)
+        inc = replace(inc, report_submitted_at=when, report_ref=ref)
+        return self._operator(
+            inc, "reported", "incident.report", actor, now, {"ref": ref, **detail}
+        )
+
+    @staticmethod
+    def _back_dated(
+        inc: Incident, now: Millis, at: Millis | None, reason: str | None
+    ) -> tuple[Millis, dict[str, object]]:
+        """`at` checked (not before detection, not in the future, with a reason) and the audit
+        detail recording it; (now, {}) without `at`."""
+        if at is None:
+            if reason is not None:
+                raise IncidentError("reason: only with at (an instant recorded late)")
+            return now, {}
+        if not (reason or "").strip():
+            raise IncidentError("reason: required with at (why it is recorded late)")
+        if at < inc.detected_at:
+            raise IncidentError(
+                f"{inc.id}: at: before the incident was detected ({_iso(inc.detected_at)})"
+            )
+        if at > now:
+            raise IncidentError(f"{inc.id}: at: in the future")
+        return at, {"at": at, "reason": reason}
 
     def annotate(self, inc: Incident, note: str, actor: str, now: Millis) -> IncidentChanges:
         if not note.strip():
