@@ -465,6 +465,7 @@ class Demo:
         iid = holder["inc"]["id"]
         self._progress(f"  incident {iid} opened; waiting for its alert")
         self._wait(self._alert_after(mark), 20, "the alert at the sink")
+        self._show_status("ivr-1 down")
         self._progress(f"  the operator acknowledges: hotline incident ack {iid}")
         self._hotline("incident", "ack", iid, "--token-file", str(self.ops_token))
         time.sleep(1)
@@ -514,11 +515,33 @@ class Demo:
             + str((self._open_incident("acd-2") or {}).get("id"))
         )
         self._wait(self._alert_after(mark), 20, "the overrun's alert")
+        self._show_status("acd-2 overran its window")
         self.sim.start("acd-2")
         self._wait(lambda: self._open_incident("acd-2") is None, 30, "acd-2 restored")
         self._progress("  acd-2 back: everything restored")
+        self._show_status("all restored")
         time.sleep(1.5)
         self._drain_alerts()
+
+    def _show_status(self, title: str) -> None:
+        """The collector's live status, as `hotline status` shows it (rich on a terminal,
+        plain text otherwise): systems, components, open incidents with their clocks."""
+        from collector.client import status_cli
+
+        try:
+            status = self._api("GET", "/api/v1/status")
+            summary = self._api("GET", "/api/v1/summary")
+        except DemoError as exc:  # the status is a view; the demo goes on without it
+            self._progress(f"  (status unavailable: {exc})")
+            return
+        view = status_cli.build_view(status, summary)
+        self._progress(f"  status — {title}:")
+        if sys.stdout.isatty() and status_cli._rich_available():
+            from rich.console import Console
+
+            Console().print(status_cli.render_rich(view))
+        else:
+            print(status_cli.render_plain(view), flush=True)
 
     def _alert_after(self, mark: int) -> Callable[[], bool]:
         return lambda: self.alerts_seen > mark
