@@ -35,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import report  # noqa: E402
+
 GOAL_P99_LAG = 1.0
 GOAL_CPU = 100.0
 GOAL_RSS_MB = 150.0
@@ -237,10 +239,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured agent window")
     parser.add_argument("--baseline-seconds", type=float, default=10.0)
     parser.add_argument("--responders", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="one JSON object of rows on stdout")
     args = parser.parse_args()
     if args.responders:
         asyncio.run(_responders())
         return 0
+    with report.json_output(args.json):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -292,6 +300,15 @@ def main() -> int:
     ]
     for name, a, b, goal, ratio in rows:
         print(f"{name:26}{_cell(a)}{_cell(b)}{_cell(goal)}{_cell(ratio, 2)}")
+    what = f"agent, {args.targets:,} targets / {args.interval:g} s"
+    report.row(f"{what}: probes/s", agent["rate"], base["rate"], unit="probes/s",
+               goal=f"{rate:,}/s", met=agent["rate"] >= 0.98 * rate)  # fmt: skip
+    report.row(f"{what}: p99 schedule lag", agent["p99"] * 1e3, base["p99"] * 1e3, unit="ms",
+               goal=f"< {GOAL_P99_LAG * 1e3:g} ms", met=agent["p99"] < GOAL_P99_LAG)  # fmt: skip
+    report.row(f"{what}: CPU", agent["cpu"], base["cpu"], unit="% of a core",
+               goal=f"< {GOAL_CPU:g} %", met=agent["cpu"] < GOAL_CPU)  # fmt: skip
+    report.row(f"{what}: RSS", agent["rss"], None, unit="MB",
+               goal=f"< {GOAL_RSS_MB:g} MB", met=agent["rss"] < GOAL_RSS_MB)  # fmt: skip
     print()
     print(
         f"agent CPU / baseline CPU: {agent['cpu'] / base['cpu']:.2f}x; "

@@ -37,6 +37,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import report
 from collector.domain.model import Sample
 from collector.domain.timefmt import format_instant
 from collector.store.influx.schema import SampleWriter
@@ -181,7 +182,13 @@ async def main() -> None:
     parser.add_argument(
         "--skip-store", action="store_true", help="leave out the InfluxStore phases (with --http)"
     )
+    parser.add_argument("--json", action="store_true", help="one JSON object of rows on stdout")
     args = parser.parse_args()
+    with report.json_output(args.json):
+        await _run(args)
+
+
+async def _run(args: argparse.Namespace) -> None:
     results = make_results(args.results)
     raw, e2e, single, http, accepted, cpu = [], [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp, Influxd(Path(tmp) / "influxd") as server:
@@ -209,11 +216,19 @@ async def main() -> None:
             f"  ratio {e / r:6.1%}"
         )
         print(f"InfluxStore, one sender         : {s1:10,.0f} results/s  ratio {s1 / r:6.1%}")
+        report.row(f"InfluxStore, {args.agents} senders → influxd", e, r, unit="results/s",
+                   goal="ratio ≥ 0.5", met=e / r >= 0.5,
+                   note="baseline: raw line protocol to /write, same influxd")  # fmt: skip
+        report.row("InfluxStore, one sender → influxd", s1, r, unit="results/s",
+                   note="baseline: raw line protocol to /write, same influxd")  # fmt: skip
     if http:
         h, a = statistics.median(http), statistics.median(accepted)
         print(f"hotline collector over HTTP     : {h:10,.0f} results/s  ratio {h / r:6.1%}")
         print(f"  (202s alone, before the drain : {a:10,.0f} results/s  ratio {a / r:6.1%})")
         print(f"  (collector CPU per result     : {statistics.median(cpu):10.1f} µs)")
+        report.row("hotline collector HTTP → influxd", h, r, unit="results/s",
+                   goal="ratio ≥ 0.5", met=h / r >= 0.5,
+                   note=f"collector CPU {statistics.median(cpu):.1f} µs/result")  # fmt: skip
     print(f"(batches of {args.batch}; goal: ratio >= 50%)")
 
 

@@ -24,6 +24,7 @@ import subprocess
 import time
 import warnings
 
+from benchmarks import report
 from benchmarks.probes_common import Rate, cpu_seconds, drive
 from probes import rtp, run_probe
 from tests.peers.baresip import Baresip
@@ -126,9 +127,14 @@ async def main(seconds: float, concurrency: int, listen: float) -> None:
         if sipp is not None:
             print(sipp.line())
             print(ours.line(sipp))
+            report.row("call probe vs sipp uac", ours.per_cpu_second, sipp.per_cpu_second,
+                       unit="calls/CPU-s",
+                       note=f"{listen:g} s RTP judged per call; sipp sends no RTP")  # fmt: skip
         else:
             print(ours.line())
             print("  (sipp not installed: no baseline)")
+            report.row("call probe", ours.per_cpu_second, None, unit="calls/CPU-s",
+                       note="sipp not installed: no baseline")  # fmt: skip
 
     ours_rtp, base_rtp = meter_cost()
     print("RTP receive path:")
@@ -141,6 +147,9 @@ async def main(seconds: float, concurrency: int, listen: float) -> None:
         f"{per_packet_us * 50 / 1e4:.3f}% of a core to judge its audio"
     )
     print(f"  (pid {os.getpid()}; CPU is utime + stime of this process)")
+    report.row("RTP receive: AudioMeter.feed vs audioop (C)", ours_rtp.per_cpu_second,
+               base_rtp.per_cpu_second if base_rtp else None, unit="packets/CPU-s",
+               note=f"one call = {per_packet_us * 50 / 1e4:.3f} % of a core")  # fmt: skip
 
 
 if __name__ == "__main__":
@@ -148,7 +157,9 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--listen", type=float, default=0.5)
+    parser.add_argument("--json", action="store_true", help="one JSON object of rows on stdout")
     args = parser.parse_args()
-    asyncio.run(
-        main(min(args.seconds, 30.0), max(1, min(args.concurrency, 32)), max(0.2, args.listen))
-    )
+    with report.json_output(args.json):
+        asyncio.run(
+            main(min(args.seconds, 30.0), max(1, min(args.concurrency, 32)), max(0.2, args.listen))
+        )

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import time
 
+from benchmarks import report
 from benchmarks.probes_common import Rate, drive
 from probes import run_probe
 from tests.peers.snmpd import COMMUNITY, V3_AUTH_KEY, V3_PRIV_KEY, V3_USER, Snmpd
@@ -106,6 +107,9 @@ async def main(seconds: float, concurrency: int) -> None:
             print(probe.line(bare))
             verdict = "met" if probe.per_cpu_second >= goal else "NOT met"
             print(f"  goal >= {goal}/CPU-s: {verdict} ({probe.per_cpu_second:.0f})")
+            report.row(f"SNMP probe {probe.name.split()[3]} vs bare pysnmp", probe.per_cpu_second,
+                       bare.per_cpu_second, unit="probes/CPU-s", goal=f"≥ {goal:,}/CPU-s",
+                       met=probe.per_cpu_second >= goal)  # fmt: skip
         if snmpget is not None:
             print(snmpget.line())
             print(results[0][1].line(snmpget))
@@ -117,5 +121,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--json", action="store_true", help="one JSON object of rows on stdout")
     args = parser.parse_args()
-    asyncio.run(main(min(args.seconds, 30.0), max(1, min(args.concurrency, 500))))
+    with report.json_output(args.json):
+        asyncio.run(main(min(args.seconds, 30.0), max(1, min(args.concurrency, 500))))
