@@ -20,7 +20,6 @@ import asyncio
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import time
 import warnings
@@ -112,31 +111,8 @@ def meter_cost(packets: int = 50_000) -> tuple[Rate, Rate | None]:
     return ours, base
 
 
-def _port_pair() -> int:
-    """A free port whose next one is free for TCP too: baresip listens for SIP/TLS on port + 1.
-
-    After the TCP benchmarks, odd loopback ports sit in TIME_WAIT and baresip (no SO_REUSEADDR)
-    exits with "Address already in use" when `free_port()` picks its port; so pick one below.
-    """
-    for port in range(24_000, 30_000, 2):  # below the kernel's ephemeral range (32768-60999)
-        try:
-            with (
-                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
-                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
-                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tls,
-            ):
-                tcp.bind(("127.0.0.1", port))
-                udp.bind(("127.0.0.1", port))
-                tls.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair for baresip")
-
-
 async def main(seconds: float, concurrency: int, listen: float) -> None:
     peer = Baresip("tone", (31200, 31399))
-    peer.port = _port_pair()
     with peer:
         options = {"seconds": listen, "rtp_ports": "22000-22999"}
 

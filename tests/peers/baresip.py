@@ -14,7 +14,9 @@ so the player is `none`; auto answer is the account's `answermode=auto`, done by
 from __future__ import annotations
 
 import math
+import random
 import shutil
+import socket
 import struct
 import subprocess
 import tempfile
@@ -26,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.peers.kamailio import options_answered
-from tests.peers.net import LOOPBACK, free_port, stop_process
+from tests.peers.net import LOOPBACK, stop_process
 
 _CONFIG = """\
 poll_method		epoll
@@ -62,11 +64,34 @@ def write_wav(path: Path, audio: str, seconds: float = 30.0) -> None:
         out.writeframes(frames)
 
 
+def port_pair() -> int:
+    """A port free for SIP over UDP and TCP whose next one is free for TCP too: baresip also
+    listens (SIP/TLS) on port + 1 and, without SO_REUSEADDR, exits "Address already in use"
+    when that port sits in TIME_WAIT after tests that opened many connections (as the kernel's
+    ephemeral ports do). So pick below the ephemeral range (32768-60999), from a random start
+    so two peers made one after the other do not collide."""
+    start = random.randrange(24_000, 30_000, 2)
+    for port in [*range(start, 30_000, 2), *range(24_000, start, 2)]:
+        try:
+            with (
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tls,
+            ):
+                tcp.bind((LOOPBACK, port))
+                udp.bind((LOOPBACK, port))
+                tls.bind((LOOPBACK, port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair for baresip")
+
+
 class Baresip:
     def __init__(self, audio: str = "tone", rtp_ports: tuple[int, int] = (31000, 31099)) -> None:
         self.audio = audio
         self.host = LOOPBACK
-        self.port = free_port()
+        self.port = port_pair()
         self.rtp_ports = rtp_ports
         self._dir: str | None = None
         self._proc: subprocess.Popen | None = None
