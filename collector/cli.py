@@ -42,6 +42,30 @@ def _check_sqlite(store: Any, where: str) -> None:
         raise ConfigError(f"{where}: cannot open the SQLite store {store.path}: {reason}") from None
 
 
+def _check_tls(config: Any, path: str) -> None:
+    """Load the certificate and key as the server will: a key that does not match the
+    certificate, or one protected by a passphrase, is a config error (exit 3) naming the key,
+    not a traceback from uvicorn (nor a passphrase prompt)."""
+    import ssl
+
+    from collector.config import ConfigError, key_line
+
+    if config.tls_cert_file is None:
+        return
+
+    def no_passphrase() -> bytes:
+        raise ValueError("the key is protected by a passphrase (give an unencrypted key)")
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(config.tls_cert_file, config.tls_key_file, password=no_passphrase)
+    except (ssl.SSLError, ValueError, OSError) as exc:
+        where = f"{path}:{key_line(path, 'tls_key_file')}: tls_key_file"
+        raise ConfigError(
+            f"{where}: cannot use {config.tls_key_file} with {config.tls_cert_file}: {exc}"
+        ) from None
+
+
 def _url_password(url: str) -> bool:
     """Whether a store URL carries a password (`influxdb://USER:PASS@…`)."""
     from urllib.parse import urlsplit
@@ -83,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             "--store" if args.store else f"{args.config}:{key_line(args.config, 'store')}: store"
         )
         _check_sqlite(store, where)
+        _check_tls(config, args.config)
     except (ConfigError, StoreError, ValueError) as exc:
         print(f"hotline collector: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -109,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=10,
+            ssl_certfile=config.tls_cert_file,
+            ssl_keyfile=config.tls_key_file,
         )
     )
     server.run()

@@ -53,6 +53,9 @@ class CollectorConfig:
     listen: str = "127.0.0.1:8080"
     store: str = DEFAULT_STORE
     store_token_file: str | None = None  # InfluxDB 2.x/3.x token (else $HOTLINE_INFLUX_TOKEN)
+    # HTTPS: the server's certificate (chain, PEM) and its private key, both or neither
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
     # local state (InfluxDB buffer, default SQLite store); see collector.statedir
     state_dir: str = field(default_factory=lambda: str(default_state_dir()))
     principals: tuple[Principal, ...] = ()
@@ -70,7 +73,7 @@ class CollectorConfig:
 
 _TOP = {
     "listen", "store", "store_token_file", "agents", "operators", "down_after", "up_after",
-    "component_rule", "state_dir",
+    "component_rule", "state_dir", "tls_cert_file", "tls_key_file",
     "silence_after", "silence_grace", "silence_action", "composite", "correlation_window",
     "dependencies", "severity", "component_severity", "response_limits", "restoration_limits",
     "max_future",
@@ -271,7 +274,37 @@ def _build(data: dict[str, Any], where: _Where, base: Path) -> CollectorConfig:
         keep_days=float(keep_days),
         alerts=_alerts(data, where, base),
         runbooks=_runbooks(data, where, base),
+        **_tls(data, where, base),
     )
+
+
+def _tls(data: dict[str, Any], where: _Where, base: Path) -> dict[str, str | None]:
+    """`tls_cert_file` and `tls_key_file` (both or neither), relative to the config's
+    directory, each readable now: a missing key file is a config error, not a server that
+    fails to start."""
+    out: dict[str, str | None] = {}
+    for key in ("tls_cert_file", "tls_key_file"):
+        value = data.get(key)
+        if value is None:
+            out[key] = None
+            continue
+        if not isinstance(value, str) or not value:
+            raise where.error((key,), "must be the path of a PEM file")
+        file = Path(os.path.expanduser(value))
+        if not file.is_absolute():
+            file = base / file
+        try:
+            with file.open("rb") as f:
+                head = f.read(64 * 1024)
+        except OSError as exc:
+            raise where.error((key,), f"cannot read {file}: {exc.strerror}") from None
+        if b"-----BEGIN " not in head:
+            raise where.error((key,), f"{file} is not a PEM file")
+        out[key] = str(file)
+    if (out["tls_cert_file"] is None) != (out["tls_key_file"] is None):
+        given = "tls_cert_file" if out["tls_cert_file"] else "tls_key_file"
+        raise where.error((given,), "give both tls_cert_file and tls_key_file (or neither)")
+    return out
 
 
 def _alerts(data: dict[str, Any], where: _Where, base: Path) -> AlertsConfig | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -27,10 +28,15 @@ class CollectorProcess:
         agent_token: str = AGENT_TOKEN,
         operator_token: str = OPERATOR_TOKEN,
         store_url: str | None = None,
+        extra_config: str = "",
+        ca_file: Path | None = None,
     ) -> None:
+        """`extra_config` is appended to the config; with `ca_file` the collector is reached
+        over https (its config giving tls_cert_file/tls_key_file) and trusted through it."""
         self.dir = tmp_path
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.ca_file = ca_file
+        self.url = f"{'https' if ca_file else 'http'}://127.0.0.1:{self.port}"
         self.store_url = store_url
         (tmp_path / "ops.token").write_text(operator_token + "\n")
         self.config = tmp_path / "collector.yaml"
@@ -38,7 +44,7 @@ class CollectorProcess:
             f"store: sqlite:///{tmp_path}/store.db\n"
             "agents: [{name: a1, token: " + agent_token + "}]\n"
             "operators: [{name: ops-wang, token_file: ops.token}]\n"
-            "down_after: 3\nup_after: 1\ntick_seconds: 0.2\nsilence_after: 600\n"
+            "down_after: 3\nup_after: 1\ntick_seconds: 0.2\nsilence_after: 600\n" + extra_config
         )
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = tmp_path / "collector.log"
@@ -57,13 +63,19 @@ class CollectorProcess:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
             try:
-                status = httpx.get(f"{self.url}/healthz", timeout=0.5).status_code
+                health = httpx.get(f"{self.url}/healthz", timeout=0.5, verify=self.verify)
+                status = health.status_code
                 if status == 200 or not ready:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"collector did not start: {self.log.read_text()[-3000:]}")
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What an httpx client needs to trust this collector (its CA when on https)."""
+        return ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else True
 
     def kill9(self) -> None:
         assert self.proc is not None
