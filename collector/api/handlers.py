@@ -75,7 +75,7 @@ async def results(request: Request) -> Response:
         raise bad(f"agent: token belongs to {who.name!r}, not {parse.show(data.get('agent'))}", 403)
     with metrics.ingest_seconds.time():
         try:
-            batch = collector.parse_batch(data)
+            batch = await collector.parse_batch_async(data)  # big ones off the loop
         except BatchError as exc:
             raise bad(str(exc)) from None
         try:
