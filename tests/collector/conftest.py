@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +18,10 @@ from collector.config import CollectorConfig, Principal
 from collector.domain.engine import EngineConfig
 from collector.service import Collector
 from collector.store import SqliteStore, Store
+from tests.collector.process import CollectorProcess
+from tests.conftest import require_program
 from tests.peers.influxd import influxd  # noqa: F401  (the session's influxd, for "influxdb")
+from tests.peers.kamailio import Kamailio
 from tests.peers.net import free_port
 
 AGENT_TOKEN = "agent-token-a1"
@@ -157,3 +160,21 @@ async def serve(collector: Collector) -> AsyncIterator[Served]:
         await operator.aclose()
         server.should_exit = True
         await task
+
+
+@pytest.fixture
+def collector_proc(tmp_path: Path) -> Iterator[CollectorProcess]:
+    """`hotline collector` as a real process (SQLite, agent a1, operator ops-wang)."""
+    c = CollectorProcess(tmp_path)
+    c.start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def sip_server() -> Iterator[Kamailio]:
+    """A real kamailio on loopback, for tests that stop and start the peer the agent probes."""
+    require_program("kamailio", "the test probes a real SIP server")
+    k = Kamailio().start()
+    yield k
+    k.stop()

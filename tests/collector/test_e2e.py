@@ -8,8 +8,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -17,24 +16,7 @@ import pytest
 from collector.domain.timefmt import format_instant
 from probes import run_probe
 from tests.collector.process import AGENT_TOKEN, OPERATOR_TOKEN, REPO, CollectorProcess
-from tests.conftest import require_program
 from tests.peers.kamailio import Kamailio
-
-
-@pytest.fixture
-def collector_proc(tmp_path: Path) -> Iterator[CollectorProcess]:
-    c = CollectorProcess(tmp_path)
-    c.start()
-    yield c
-    c.stop()
-
-
-@pytest.fixture
-def sip_server() -> Iterator[Kamailio]:
-    require_program("kamailio", "end-to-end tests probe a real SIP server")
-    k = Kamailio().start()
-    yield k
-    k.stop()
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -32,22 +30,6 @@ WATCHED = "seat-02"  # probed against the real kamailio
 @pytest.fixture
 def browser() -> str:
     return require_program("chromium", "the status page's browser test")
-
-
-@pytest.fixture
-def collector_proc(tmp_path: Path) -> Iterator[CollectorProcess]:
-    c = CollectorProcess(tmp_path)
-    c.start()
-    yield c
-    c.stop()
-
-
-@pytest.fixture
-def sip_server() -> Iterator[Kamailio]:
-    require_program("kamailio", "the browser test stops and starts a real SIP server")
-    k = Kamailio().start()
-    yield k
-    k.stop()
 
 
 def load(browser: str, url: str, budget_ms: int = 8000) -> str:
