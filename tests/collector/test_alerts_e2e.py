@@ -285,16 +285,18 @@ def test_runbook_try_shows_the_plan_without_running_and_runs_with_run(tmp_path: 
     assert marker.exists() and json.loads(real.stdout)["status"] == "ok"
 
 
-async def test_healthz_answers_at_once_while_a_runbook_hangs_and_the_hang_is_killed(
+async def test_healthz_answers_while_a_runbook_hangs_and_the_hang_is_killed(
     tmp_path: Path,
 ) -> None:
+    # No wall-clock bound (a busy machine would fail it): the runbook hangs until its 5 s
+    # timeout, and /healthz must answer while it is still running — before its outcome exists.
     runbooks = parse_runbooks(
         [
             {
                 "name": "hangs",
                 "when": {"event": "outage_started", "systems": ["ivr"]},
-                "run": ["/bin/sleep", "30"],
-                "timeout": 2,
+                "run": ["/bin/sleep", "60"],
+                "timeout": 5,
             }
         ]
     )
@@ -304,20 +306,17 @@ async def test_healthz_answers_at_once_while_a_runbook_hangs_and_the_hang_is_kil
     collector = Collector(config, SqliteStore(tmp_path / "store.db"), clock=Clock())
     async with serve_in_process(collector) as served:
         await post(served, pattern("+-----"))  # the runbook starts and hangs
-        anon = httpx.AsyncClient(base_url=served.url, transport=served.transport)
-        for _ in range(5):
-            started = asyncio.get_running_loop().time()
-            assert (await anon.get("/healthz")).status_code == 200
-            assert asyncio.get_running_loop().time() - started < 1.0
-            await asyncio.sleep(0.1)
-        await anon.aclose()
         [inc] = (await served.operator.get("/api/v1/incidents")).json()["incidents"]
 
         async def ran() -> list[dict[str, Any]]:
             entries = (await served.operator.get(f"/api/v1/incidents/{inc['id']}")).json()
             return [e for e in entries["timeline"] if e["event"] == "runbook"]
 
-        async with asyncio.timeout(10):
+        anon = httpx.AsyncClient(base_url=served.url, transport=served.transport)
+        assert (await anon.get("/healthz")).status_code == 200
+        await anon.aclose()
+        assert await ran() == []  # answered while the runbook still hung
+        async with asyncio.timeout(30):
             while not (runs := await ran()):
                 await asyncio.sleep(0.1)
         assert runs[0]["detail"]["status"] == "timeout"

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from collector.domain.timefmt import format_instant
 from collector.service import Collector
@@ -77,15 +78,29 @@ async def healthz_while_posting(tmp_path: Path, n: int) -> tuple[list[float], fl
         return latencies, took, response.json()
 
 
-async def test_healthz_answers_within_a_second_while_a_big_batch_is_ingested(
-    tmp_path: Path,
+async def test_a_big_batch_is_validated_off_the_event_loop_while_healthz_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """What keeps the loop free is that validation runs in a worker thread: that is asserted
+    (it holds on any machine). The /healthz latencies are printed, not asserted: a wall-clock
+    bound in a test fails on a busy machine; `benchmarks/` measures them."""
+    import collector.service as service
+
+    threads: list[int] = []
+    validate = service.parse_batch
+
+    def recording(*args: object, **kw: object):  # type: ignore[no-untyped-def]
+        threads.append(threading.get_ident())
+        return validate(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "parse_batch", recording)
     n = 50_000
     latencies, took, answer = await healthz_while_posting(tmp_path, n)
     assert answer["accepted"] == n and answer["rejected"] == []
+    assert threads and all(t != threading.main_thread().ident for t in threads)
+    assert latencies, "/healthz never answered while the batch was posted"
     print(
         f"\n{n} results posted in {took:.2f} s; /healthz: {len(latencies)} calls, "
         f"max {max(latencies) * 1000:.0f} ms, median "
         f"{sorted(latencies)[len(latencies) // 2] * 1000:.0f} ms"
     )
-    assert max(latencies) < 1.0, f"/healthz waited {max(latencies):.2f} s"
