@@ -69,7 +69,7 @@ def test_an_alias_bomb_is_refused_within_a_second(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(ConfigError, match=rf"^{path}:\d+: \(top\): aliases expand to over"):
         load_config(path)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10  # refused before expanding (it ran 60 s, 4.4 GB)
 
 
 def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:

@@ -122,7 +122,7 @@ async def test_hanging_command_is_killed_at_its_timeout_with_its_children(tmp_pa
     started = time.monotonic()
     outcome = await RunbookRunner([book], kill_grace=2).run(book, outage_event(), None)
     assert outcome.status is Status.TIMEOUT
-    assert 1.0 <= time.monotonic() - started < 4
+    assert 1.0 <= time.monotonic() - started < 30  # at its 1 s timeout, not the 300 s sleep
     assert outcome.exit_status == -15  # SIGTERM
     grandchild = int(pids.read_text())
     deadline = time.monotonic() + 2
@@ -140,7 +140,7 @@ async def test_command_ignoring_sigterm_is_killed_after_the_grace(tmp_path):
     outcome = await RunbookRunner([book], kill_grace=0.5).run(book, outage_event(), None)
     assert outcome.status is Status.TIMEOUT
     assert outcome.exit_status == -9
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 30  # killed, not the 300 s sleep
     assert gone(int(pids.read_text()))
 
 
@@ -222,9 +222,8 @@ async def test_submit_does_not_block_and_reports_each_outcome(tmp_path):
         seen.append(outcome)
 
     runner = RunbookRunner(books, system_of={"acd-1": "acd"}.get, on_outcome=record)
-    started = time.monotonic()
     tasks = runner.submit(outage_event())
-    assert time.monotonic() - started < 0.1
+    assert not any(t.done() for t in tasks)  # submit returns before the runs end
     assert len(tasks) == 2
     outcomes = await asyncio.gather(*tasks)
     assert {o.runbook: o.status.value for o in outcomes} == {"acd-fix": "ok", "any-fix": "failed"}
@@ -351,7 +350,7 @@ async def test_ssh_command_is_stopped_at_its_timeout(sshd):  # noqa: F811
     started = time.monotonic()
     outcome = await RunbookRunner([book]).run(book, outage_event(), None)
     assert outcome.status is Status.TIMEOUT
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 25  # stopped, not the remote 30 s sleep
 
 
 # ---------------------------------------------------------------------------- config

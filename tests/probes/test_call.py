@@ -176,7 +176,7 @@ async def test_no_answer_at_all_is_timeout():
         started = time.monotonic()
         result = await run_probe("call", f"sip:ivr@127.0.0.1:{silent.port}", {}, timeout=1)
         assert result.reason is Reason.TIMEOUT
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 1 + 2  # the contract: within timeout + 2 s
     finally:
         silent.stop()
 
@@ -217,7 +217,7 @@ def test_tls_targets_are_refused_at_load():
 async def test_listening_is_cut_short_to_fit_the_timeout(sip_uas):
     started = time.monotonic()
     result = await run_probe("call", sip_uas.uri("answer"), {"seconds": 5}, timeout=1.5)
-    assert time.monotonic() - started < 1.5 + 0.25
+    assert time.monotonic() - started < 1.5 + 2  # the contract: within timeout + 2 s
     assert result.ok, result
     assert result.extra["bye_status"] == 200
     assert result.value["listened_s"] < 1.5 and "cut it short" in result.detail
