@@ -169,8 +169,11 @@ async def test_snmp_agent_that_never_answers_is_timeout_within_the_timeout(silen
     result = await run_probe("snmp", target, {"oid": "sysName.0", **V2C}, timeout=0.4)
     elapsed = time.perf_counter() - start
     assert result.reason is Reason.TIMEOUT
-    assert "elapsed_ms" not in result.extra  # the probe's own deadline, not the outer guard
-    assert 0.4 <= elapsed < 0.4 + 0.25
+    # The probe's own deadline answered, not the outer guard (which answers at timeout +
+    # 0.25 s when set-up ate the budget): that is what the cold start broke, and it holds
+    # however busy the machine is — a wall-clock upper bound would not.
+    assert "elapsed_ms" not in result.extra
+    assert elapsed >= 0.4  # it waited its whole timeout
 
 
 async def test_snmp_prepare_creates_the_engine_and_does_pysnmps_first_request_work():
