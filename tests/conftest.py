@@ -26,3 +26,24 @@ def require_program(path_or_name: str, why: str) -> str:
     if IN_CI:
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+_SLOW_S = 60.0
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Under CI, a failure or a test over a minute is named the moment it ends, on a line of
+    its own: CI keeps only the head of a long output, where the summary at the end is lost."""
+    if not IN_CI:
+        return
+    line = None
+    if report.failed:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        where = f"{crash.path}:{crash.lineno}: " if crash else ""
+        said = (crash.message if crash else report.longreprtext.strip()[-200:]).replace("\n", " | ")
+        line = f"FAILED {report.nodeid} ({report.when}) {where}{said}"
+    elif report.when == "call" and report.duration > _SLOW_S:
+        line = f"SLOW {report.nodeid}: {report.duration:.0f} s"
+    if line:
+        os.write(1, f"\n{line[:300]}\n".encode(errors="replace"))
