@@ -189,3 +189,21 @@ class RetentionResult:
     samples_deleted: int
     rollups_deleted: int
     records_deleted: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDay:
+    """One check's (component and probe) results on one local day (Asia/Shanghai, +08:00),
+    for the inspection report. `ok` and `failed` count results (a coalesced run counts `count`
+    times, on the day of its `ts`); `first`/`last` are the day's first `ts` and last `ts` (or
+    `until`)."""
+
+    component: str
+    system: str
+    probe: str
+    agent: str
+    day: Millis  # the local day's 00:00 (+08:00)
+    ok: int
+    failed: int
+    first: Millis
+    last: Millis

@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 
 from collector.domain.model import (
     AuditEntry,
+    CheckDay,
     Component,
     Exclusion,
     Heartbeat,
@@ -31,6 +32,19 @@ from collector.domain.model import (
     Sample,
     TimelineEntry,
 )
+
+DAY_MS = 86_400_000
+LOCAL_OFFSET_MS = 8 * 3_600_000  # Asia/Shanghai: +08:00 all year (no DST since 1991)
+
+
+def local_day(ms: Millis) -> Millis:
+    """The local (+08:00) day's 00:00 that `ms` falls in."""
+    return (ms + LOCAL_OFFSET_MS) // DAY_MS * DAY_MS - LOCAL_OFFSET_MS
+
+
+def has_any_key(value: object, keys: Sequence[str]) -> bool:
+    """True when a sample's `value` is a JSON object with one of `keys` (see `value_samples`)."""
+    return isinstance(value, dict) and any(k in value for k in keys)
 
 
 class StoreError(Exception):
@@ -168,3 +182,16 @@ class Store(Protocol):
         self, since: Millis, until: Millis, component: str | None = None
     ) -> list[Rollup]:
         """Rollups with minute in [since, until), ordered by (minute, component)."""
+
+    # -- the inspection report (巡检报告) ------------------------------------------------------
+    async def check_days(self, since: Millis, until: Millis) -> list[CheckDay]:
+        """Per check (component, probe) and local day, the results whose `ts` is in
+        [since, until): ok and failed counts (a coalesced run counts `count` times, on the day
+        of its `ts`), the first `ts` and the last `ts`/`until`, and the smallest agent name that
+        sent them. Ordered by (day, component, probe)."""
+
+    async def value_samples(
+        self, since: Millis, until: Millis, keys: Sequence[str]
+    ) -> list[Sample]:
+        """Samples with `ts` in [since, until) whose `value` is a JSON object holding at least
+        one of `keys` (e.g. `cpu_pct`, `cert_days_left`, `backup`), ordered as `read_samples`."""

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from collector.domain.model import (
     AuditEntry,
+    CheckDay,
     Component,
     Exclusion,
     Heartbeat,
@@ -42,7 +43,13 @@ from collector.domain.model import (
     TimelineEntry,
 )
 from collector.domain.timefmt import in_range
-from collector.store.base import BatchConflict, StoreError
+from collector.store.base import (
+    DAY_MS,
+    LOCAL_OFFSET_MS,
+    BatchConflict,
+    StoreError,
+    has_any_key,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("hotline.collector.store.sqlite")
@@ -698,6 +705,32 @@ class SqliteStore:
         sql += " ORDER BY minute, component"
         return [Rollup(*r) for r in await self._fetch(sql, args)]
 
+    # -- the inspection report (separate reads; see `Store.check_days`, `value_samples`) -----
+    async def check_days(self, since: Millis, until: Millis) -> list[CheckDay]:
+        day = f"((ts + {LOCAL_OFFSET_MS}) / {DAY_MS}) * {DAY_MS} - {LOCAL_OFFSET_MS}"
+        rows = await self._fetch(
+            f"SELECT component, MIN(system), probe, MIN(agent), {day} AS day, "
+            "SUM(CASE WHEN ok THEN count ELSE 0 END), SUM(CASE WHEN ok THEN 0 ELSE count END), "
+            "MIN(ts), MAX(COALESCE(until, ts)) FROM samples WHERE ts >= ? AND ts < ? "
+            "GROUP BY day, component, probe ORDER BY day, component, probe",
+            (since, until),
+        )
+        return [CheckDay(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8]) for r in rows]
+
+    async def value_samples(
+        self, since: Millis, until: Millis, keys: Sequence[str]
+    ) -> list[Sample]:
+        if not keys:
+            return []
+        paths = " OR ".join("json_type(value, ?) IS NOT NULL" for _ in keys)
+        rows = await self._fetch(
+            "SELECT * FROM samples WHERE ts >= ? AND ts < ? AND value IS NOT NULL "
+            f"AND json_valid(value) AND ({paths}) ORDER BY ts, component, probe, rowid",
+            [since, until, *(f'$."{k}"' for k in keys)],
+        )
+        found = [_sample(r) for r in rows]
+        return [s for s in found if has_any_key(s.value, keys)]
+
 
 def _digest(rows: list[tuple[Any, ...]]) -> str:
     return hashlib.sha256(repr(rows).encode("utf-8", "backslashreplace")).hexdigest()[:32]
@@ -726,6 +759,24 @@ class _transaction:
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _sample(r: tuple[Any, ...]) -> Sample:
+    return Sample(
+        agent=r[0],
+        component=r[1],
+        system=r[2],
+        probe=r[3],
+        ts=r[4],
+        ok=bool(r[5]),
+        reason=r[6],
+        detail=r[7],
+        latency_ms=r[8],
+        value=None if r[9] is None else json.loads(r[9]),
+        interval=r[10],
+        count=r[11],
+        until=r[12],
+    )
 
 
 def _outage(r: tuple[Any, ...]) -> Outage:

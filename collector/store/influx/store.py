@@ -47,6 +47,7 @@ from typing import Any
 
 from collector.domain.model import (
     AuditEntry,
+    CheckDay,
     Component,
     Exclusion,
     Heartbeat,
@@ -61,7 +62,7 @@ from collector.domain.model import (
     TimelineEntry,
 )
 from collector.statedir import default_state_dir
-from collector.store.base import StoreError
+from collector.store.base import StoreError, has_any_key, local_day
 from collector.store.influx import lineproto as lp
 from collector.store.influx import schema
 from collector.store.influx.buffer import BufferStats, BufferTimeout, DurableBuffer, Record
@@ -674,6 +675,48 @@ class InfluxStore:
                 return await self.retention.apply(raw_before, keep_before, now)
         except BufferTimeout as exc:
             raise StoreError(f"InfluxDB {self.target.display} not reachable: {exc}") from None
+
+    # -- the inspection report (separate reads; see `Store.check_days`, `value_samples`) -----
+    async def check_days(self, since: Millis, until: Millis) -> list[CheckDay]:
+        where = f"time >= {_ns(since, _MIN_TIME)} AND time < {_ns(until, _MAX_TIME)}"
+        found = await self._select(
+            'SELECT "ok", "count", "until", "agent", "component", "system", "probe" '
+            f"{self.db.from_(self.db.rp_raw, 'sample')} WHERE {where}"
+        )
+        days: dict[tuple[Millis, str, str], list[Any]] = {}
+        for r in found:
+            ts = r["time"] // schema.MS
+            n = int(r.get("count") or 1)
+            last = r.get("until") or ts
+            key = (local_day(ts), r.get("component") or "", r.get("probe") or "")
+            entry = days.get(key)
+            if entry is None:
+                entry = days[key] = [r.get("system") or "", r.get("agent") or "", 0, 0, ts, last]
+            entry[0] = min(entry[0], r.get("system") or "")
+            entry[1] = min(entry[1], r.get("agent") or "")
+            entry[2 if r["ok"] else 3] += n
+            entry[4], entry[5] = min(entry[4], ts), max(entry[5], last)
+        return [
+            CheckDay(comp, e[0], probe, e[1], day, e[2], e[3], e[4], e[5])
+            for (day, comp, probe), e in sorted(days.items())
+        ]
+
+    async def value_samples(
+        self, since: Millis, until: Millis, keys: Sequence[str]
+    ) -> list[Sample]:
+        if not keys:
+            return []
+        if not all(re.fullmatch(r"[A-Za-z0-9_]+", k) for k in keys):
+            raise ValueError(f"value_samples: keys must be plain names: {list(keys)!r}")
+        where = f"time >= {_ns(since, _MIN_TIME)} AND time < {_ns(until, _MAX_TIME)}"
+        pattern = "|".join(keys)
+        found = await self._select(
+            f"SELECT * {self.db.from_(self.db.rp_raw, 'sample')} WHERE {where} "
+            f'AND "value" =~ /"({pattern})"/'
+        )
+        found.sort(key=lambda r: (r["time"] // schema.MS, r["component"], r["probe"], r["time"]))
+        samples = [schema.sample_from_row(r) for r in found]
+        return [s for s in samples if has_any_key(s.value, keys)]
 
 
 def _sum_parts(parts: Iterable[Rollup]) -> list[Rollup]:
