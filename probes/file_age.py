@@ -7,6 +7,11 @@ Options:
 - `pattern` (default `*`): a glob on file names, e.g. `*.tar.gz` or `full-*`.
 - `min_size` (bytes, default 0): only files at least this large count (a 0-byte backup is
   not a backup).
+- `backup` (`daily` or `monthly`): this check watches a backup (the daily incremental or the
+  monthly full). `value` then becomes an object the collector recognises —
+  `{"backup": KIND, "age_hours": H, "mtime": EPOCH_SECONDS}` (both null when no file matches) —
+  and the detail starts with `daily backup: ` / `monthly backup: `, so a missed backup is
+  counted per day (or month) in the inspection report and its alert says 备份.
 - `ssh=USER@HOST[:PORT]`: look on that host instead (GNU `find` over ssh), with the ssh
   probe's connection options (`known_hosts`, `key`, `passphrase`, `password`,
   `host_key_check`, `reuse`).
@@ -32,7 +37,8 @@ from probes import ssh
 from probes.result import ProbeResult, Reason
 from probes.spec import KindSpec
 
-_LOCAL = {"max_age_hours", "pattern", "min_size", "ssh"}
+_LOCAL = {"max_age_hours", "pattern", "min_size", "ssh", "backup"}
+BACKUP_KINDS = ("daily", "monthly")
 
 
 def newest_local(path: str, pattern: str, min_size: int) -> tuple[float, str] | None:
@@ -74,6 +80,7 @@ class FileAgeCheck:
     min_size: int
     remote: str | None
     login: Any = field(default=None, repr=False)  # ssh login when `remote`
+    backup: str | None = None  # "daily" | "monthly" when the check watches a backup
 
 
 def parse(target: str, options: Mapping[str, Any]) -> FileAgeCheck:
@@ -86,6 +93,9 @@ def parse(target: str, options: Mapping[str, Any]) -> FileAgeCheck:
     pattern = opt.text(options, "pattern") or "*"
     min_size = opt.integer(options, "min_size", 0, minimum=0)
     assert min_size is not None
+    backup = opt.text(options, "backup")
+    if backup is not None and backup not in BACKUP_KINDS:
+        raise opt.OptionError(f"option 'backup' must be daily or monthly, got {backup!r}", "backup")
     path = target.strip()
     if not path:
         raise opt.OptionError("target is empty: the path to look under")
@@ -93,11 +103,23 @@ def parse(target: str, options: Mapping[str, Any]) -> FileAgeCheck:
     if remote is not None:
         ssh_options = {k: v for k, v in options.items() if k in ssh.CONNECT_OPTIONS}
         login = ssh.parse_login(remote, ssh_options)
-    return FileAgeCheck(path, max_age, pattern, min_size, remote, login)
+    return FileAgeCheck(path, max_age, pattern, min_size, remote, login, backup)
 
 
 async def probe(target: str, options: Mapping[str, Any], timeout: float) -> ProbeResult:
     parsed = parse(target, options)
+    result = await _probe(parsed, timeout)
+    if parsed.backup is None:
+        return result
+    # a backup check: the value says so (also when it fails), the detail names the kind
+    age = result.value if isinstance(result.value, int | float) else None
+    mtime = result.extra.get("mtime") if age is not None else None
+    value = {"backup": parsed.backup, "age_hours": age, "mtime": mtime}
+    detail = f"{parsed.backup} backup: {result.detail}"
+    return ProbeResult(result.reason, detail, result.latency_ms, value, result.extra)
+
+
+async def _probe(parsed: FileAgeCheck, timeout: float) -> ProbeResult:
     path, pattern, min_size, remote = parsed.path, parsed.pattern, parsed.min_size, parsed.remote
     max_age = parsed.max_age_hours
 
@@ -133,7 +155,7 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
         )
         return ProbeResult(Reason.CHECK_FAILED, detail, latency)
     age_hours = max(0.0, now - newest[0]) / 3600
-    extra = {"newest": newest[1]}
+    extra = {"newest": newest[1], "mtime": round(newest[0], 3)}
     value = round(age_hours, 4)
     if age_hours > max_age:
         detail = f"{where}: newest {newest[1]} is {age_hours:.1f} h old (> {max_age:g} h)"

@@ -17,7 +17,9 @@ Reasons: `ok`; `error_response` (a status outside `status`, e.g. 404 or 503); `a
 (401/403 while credentials were given); `check_failed` (body regex, or certificate expiring
 within `cert_days`); `tls_error` (handshake or verification failed); `timeout`; `refused`;
 `unreachable`; `dns_error`; `unexpected_response` (not HTTP); `config_error`.
-The result carries `status` and, for https, `cert_days_left`.
+The result carries `status` and, for https, `cert_days_left`; for https the `value` (what the
+agent ships) is `{"cert_days_left": DAYS}`, whether or not `cert_days` is set, so the
+collector's inspection report shows every certificate's expiry.
 """
 
 from __future__ import annotations
@@ -228,24 +230,28 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
         return ProbeResult(Reason.UNEXPECTED_RESPONSE, f"{target}: {type(exc).__name__}: {exc}")
     latency = (time.perf_counter() - start) * 1000
     extra: dict[str, Any] = {"status": response.status_code}
+    value: dict[str, Any] | None = None  # what the agent ships (it keeps `value`, not extras)
     if days_left is not None:
         extra["cert_days_left"] = round(days_left, 2)
+        value = {"cert_days_left": extra["cert_days_left"]}
     status_text = f"{response.status_code} {response.reason_phrase}".strip()
     if response.status_code not in alive:
         if response.status_code in (401, 403) and (auth or bearer):
-            return ProbeResult(Reason.AUTH_FAILED, f"{target}: {status_text}", latency, extra=extra)
-        return ProbeResult(Reason.ERROR_RESPONSE, f"{target}: {status_text}", latency, extra=extra)
+            return ProbeResult(
+                Reason.AUTH_FAILED, f"{target}: {status_text}", latency, value, extra
+            )
+        return ProbeResult(Reason.ERROR_RESPONSE, f"{target}: {status_text}", latency, value, extra)
     if cert_days is not None:
         if days_left is None:
             detail = f"{target}: no certificate to check (cert_days needs https)"
-            return ProbeResult(Reason.CHECK_FAILED, detail, latency, extra=extra)
+            return ProbeResult(Reason.CHECK_FAILED, detail, latency, value, extra)
         if days_left < cert_days:
             detail = f"{target}: certificate expires in {days_left:.1f} days (< {cert_days:g})"
-            return ProbeResult(Reason.CHECK_FAILED, detail, latency, extra=extra)
+            return ProbeResult(Reason.CHECK_FAILED, detail, latency, value, extra)
     if expect is not None and not expect.search(body.decode("utf-8", "replace")):
         detail = f"{target}: body does not match 'expect': {body[:80]!r}"
-        return ProbeResult(Reason.CHECK_FAILED, detail, latency, extra=extra)
-    return ProbeResult(Reason.OK, f"{target}: {status_text}", latency, extra=extra)
+        return ProbeResult(Reason.CHECK_FAILED, detail, latency, value, extra)
+    return ProbeResult(Reason.OK, f"{target}: {status_text}", latency, value, extra)
 
 
 SPEC = KindSpec(

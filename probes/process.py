@@ -13,7 +13,9 @@ Options:
   `max_memory_pct`: the machine's memory in use, percent.
 - `disk` (a mount point or path) with `max_disk_pct`: that filesystem's use, percent.
 
-Reasons: `ok` (`value` is the number of matching processes); `check_failed` (too few/many
+Reasons: `ok` (`value` is the number of matching processes; for `system`, an object of the
+resources measured — `cpu_pct`, `memory_pct`, `disk_pct` — which the collector's inspection
+report draws as daily trends per host); `check_failed` (too few/many
 processes, or a limit exceeded — the detail names which); `config_error`.
 """
 
@@ -203,7 +205,9 @@ async def probe(target: str, options: Mapping[str, Any], timeout: float) -> Prob
         if usage.percent > max_disk_pct:
             problems.append(f"disk {disk} {usage.percent:.1f}% > {max_disk_pct:g}%")
     latency = (time.perf_counter() - start) * 1000
-    value = len(procs) if not system or cmdline is not None else None
+    value: Any = len(procs) if not system or cmdline is not None else None
+    if value is None:  # `system`: the resources measured (the inspection report's trends)
+        value = {k: extra[k] for k in ("cpu_pct", "memory_pct", "disk_pct") if k in extra} or None
     if problems:
         return ProbeResult(Reason.CHECK_FAILED, "; ".join(problems), latency, value, extra)
     return ProbeResult(Reason.OK, f"{label}: within limits", latency, value, extra)
