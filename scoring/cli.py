@@ -39,7 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "$HOTLINE_TOKEN_FILE, else $HOTLINE_TOKEN)",
     )
     parser.add_argument(
-        "--rules", metavar="FILE", help="rules YAML (default: built-in changsha-12345)"
+        "--rules",
+        metavar="FILE|NAME",
+        help="rules YAML, or a shipped rule set's name: changsha-12345 (the default, 话务平台要求) "
+        "or changsha-12345-full (the whole 100-point table)",
+    )
+    parser.add_argument(
+        "--monthly",
+        metavar="FILE",
+        help="the month's figures for the table's other rows, CSV or XLSX (columns item, kind, "
+        "value, note), merged into the facts' monthly entries",
     )
     parser.add_argument(
         "--calendar",
@@ -106,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
             if not isinstance(data, dict):
                 raise FactsError(["(top): expected a JSON object"])
             data = {**data, "as_of": args.as_of}
+        if args.monthly:
+            from scoring.monthly_import import merge_monthly, read_monthly_file
+
+            data = merge_monthly(data, read_monthly_file(args.monthly, rules), args.monthly)
         now_us = (datetime.now(UTC) - EPOCH) // US
         facts = parse_facts(data, rules, now_us=now_us)
         report = score(facts, rules)

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import yaml
 from scoring.documents import load_yaml
 from scoring.facts import Facts
 from scoring.present import instant
-from scoring.rules import DEFAULT_RULES, Rules, RulesError
+from scoring.rules import DEFAULT_RULES, Rules, RulesError, shipped_rules
 
 SUMS = "SHA256SUMS"
 _PENDING = {
@@ -61,10 +60,16 @@ def frozen_facts(data: dict[str, Any], report: dict[str, Any]) -> bytes:
 def frozen_rules(rules_path: str | None, calendar_files: tuple[str, ...]) -> dict[str, bytes]:
     """`rules.yaml` as given (the built-in file when none was) and the calendar overrides it
     and `--calendar` name, copied beside it as `calendar-N.yaml` and named relative to it."""
-    if rules_path is None:
-        text = (resources.files("scoring") / "rules" / f"{DEFAULT_RULES}.yaml").read_bytes()
+    builtin = (
+        None
+        if rules_path is not None and Path(rules_path).exists()
+        else shipped_rules(rules_path or DEFAULT_RULES)
+    )
+    if builtin is not None:  # no rules given, or a shipped set's name (changsha-12345-full)
+        text = builtin.encode("utf-8")
         base = None
     else:
+        assert rules_path is not None  # the default rules are always shipped
         text = Path(rules_path).read_bytes()
         base = Path(rules_path).parent
     data = load_yaml(text.decode("utf-8"), rules_path or DEFAULT_RULES)

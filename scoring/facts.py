@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from scoring.documents import DocumentError, describe, is_text, load_json
 from scoring.intervals import IntervalSet, merge
+from scoring.monthly import (
+    Backup,
+    InspectionReport,
+    MonthlyFact,
+    parse_backups,
+    parse_inspection_reports,
+    parse_monthly,
+)
 from scoring.rules import Rules
 from scoring.values import (
     EPOCH,
@@ -108,6 +116,10 @@ class Facts:
     windows: tuple[MaintenanceWindow, ...]
     incidents: tuple[Incident, ...]
     no_data: tuple[NoData, ...]
+    # Read only for rules whose items use them (`scoring.monthly`); None: the key was absent.
+    monthly: dict[str, MonthlyFact] = field(default_factory=dict)
+    backups: tuple[Backup, ...] | None = None
+    inspection_reports: tuple[InspectionReport, ...] | None = None
 
     @property
     def period(self) -> tuple[int, int]:
@@ -177,6 +189,16 @@ def _parse_facts(data: Any, rules: Rules, now_us: int | None) -> Facts:
     windows = _windows(data.get("maintenance_windows", []), known, errors)
     incidents = _incidents(data.get("incidents", []), known, rules, errors)
     no_data = _no_data(data.get("no_data", []), known, errors)
+    # The table's other rows: read only when an item of the rules uses them, so rules without
+    # such items (the defaults) ignore these keys entirely.
+    sources = rules.sources()
+    monthly = parse_monthly(data.get("monthly"), rules, errors) if "monthly" in sources else {}
+    backups = parse_backups(data.get("backups"), errors) if "backup_missed" in sources else None
+    inspection_reports = (
+        parse_inspection_reports(data.get("inspection_reports"), errors)
+        if sources & {"inspection_report_late", "inspection_report_incomplete"}
+        else None
+    )
 
     errors.raise_if_any(FactsError)
     assert isinstance(month, str) and as_of is not None  # no errors: both were read
@@ -190,6 +212,9 @@ def _parse_facts(data: Any, rules: Rules, now_us: int | None) -> Facts:
         windows=tuple(windows),
         incidents=tuple(incidents),
         no_data=tuple(no_data),
+        monthly=monthly,
+        backups=backups,
+        inspection_reports=inspection_reports,
     )
 
 

@@ -18,14 +18,19 @@ from typing import Any
 from scoring import charts
 from scoring.breakdown import Breakdown
 from scoring.present import (
+    BACKUP_HEADER,
+    EVENT_HEADER,
     FLAG_TITLE,
     REPORT_STATUS,
     STATUS,
+    backup_rows,
     coverage_text,
     description,
     duration,
+    event_rows,
     flag_text,
     formula,
+    inspection_text,
     instant,
     interpretations,
     low_coverage,
@@ -33,7 +38,9 @@ from scoring.present import (
     percent_down,
     points,
     seconds_text,
+    summary_rows,
     target_text,
+    unmeasured,
     us_seconds,
     value_text,
 )
@@ -141,8 +148,8 @@ def _t(value: str | int | None, rules: Rules, missing: str = "—") -> str:
 
 def _warning(report: dict[str, Any], rules: Rules) -> list[str]:
     low = low_coverage(report)
-    unmeasured = [item["name"] for item in report["items"].values() if item["value"] is None]
-    if not low and not unmeasured:
+    no_components, no_facts = unmeasured(report)
+    if not low and not no_components and not no_facts:
         return []
     required = percent_down(1 - float(rules.max_no_data_share))
     out = [
@@ -161,8 +168,10 @@ def _warning(report: dict[str, Any], rules: Rules) -> list[str]:
         if row["coverage"] == 0:
             text += "；<strong>整个统计区间无任何监测数据，该系统的得分没有依据</strong>"
         out.append(f"<li>{text}。</li>")
-    if unmeasured:
-        out.append(f"<li>未测量（无对应组件），按满分计：{escape('、'.join(unmeasured))}。</li>")
+    if no_components:
+        out.append(f"<li>未测量（无对应组件），按满分计：{escape('、'.join(no_components))}。</li>")
+    if no_facts:
+        out.append(f"<li>缺少数据，未测量的按满分计：{escape('、'.join(no_facts))}。</li>")
     out.append("</ul></div>")
     return out
 
@@ -176,7 +185,15 @@ def _summary(report: dict[str, Any], rules: Rules) -> list[str]:
         '<th class="num">实际值</th><th class="num">监测覆盖率</th><th>计算（实际数值）</th>'
         '<th class="num">扣分</th><th class="num">得分</th></tr></thead><tbody>',
     ]
-    for key, item in report["items"].items():
+    for section, key, item in summary_rows(report):
+        if section is not None:
+            out.append(
+                f'<tr class="section" data-section="{escape(section["name"])}" '
+                f'data-score="{section["score"]!r}"><th colspan="6" scope="rowgroup">'
+                f"{escape(section['name'])}（满分 {points(section['max_points'])}）</th>"
+                f'<td class="num deduction">{points(section["deduction"])}</td>'
+                f'<td class="num score">{points(section["score"])}</td></tr>'
+            )
         value = "null" if item["value"] is None else repr(item["value"])
         deducted = " deducted" if item["deduction"] > 0 else ""
         out.append(
@@ -284,7 +301,9 @@ def _item_evidence(report: dict[str, Any], rules: Rules) -> list[str]:
             continue
         out.append(f"<p>{escape(formula(item, key, rules))}。</p>")
         measure = measure_of(key, rules)
-        if measure == "availability":
+        if measure in ("threshold", "events"):
+            out.extend(_table_evidence(item, rules))
+        elif measure == "availability":
             systems = "、".join(rules.systems.get(s, s) for s in evidence["systems"])
             out.append(
                 f"<p>系统：{escape(systems)}；汇总方式：{escape(evidence['aggregation'])}；"
@@ -337,6 +356,33 @@ def _item_evidence(report: dict[str, Any], rules: Rules) -> list[str]:
             )
             out.append(f"<p>时限（占位值，以合同为准）：{escape(limits)}。各事件见附录C。</p>")
     out.append("</section>")
+    return out
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    out = [f"<table><thead><tr>{head}</tr></thead><tbody>"]
+    out.extend(
+        "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows[:MAX_ROWS]
+    )
+    out.append("</tbody></table>")
+    out.extend(_more(len(rows)))
+    return out
+
+
+def _table_evidence(item: dict[str, Any], rules: Rules) -> list[str]:
+    """A monthly item's evidence: its events, the inspection report, the backups, the note."""
+    out = []
+    if item["evidence"].get("events"):
+        out.extend(_table(EVENT_HEADER, event_rows(item)))
+    inspection = inspection_text(item, rules)
+    if inspection:
+        out.append(f"<p>{escape(inspection)}。</p>")
+    backups = backup_rows(item, rules)
+    if backups:
+        out.extend(_table(BACKUP_HEADER, backups))
+    if item["evidence"].get("note"):
+        out.append(f"<p>备注：{escape(item['evidence']['note'])}</p>")
     return out
 
 

@@ -13,12 +13,17 @@ from typing import Any
 
 from scoring.breakdown import Breakdown
 from scoring.present import (
+    BACKUP_HEADER,
+    EVENT_HEADER,
     REPORT_STATUS,
     STATUS,
+    backup_rows,
     description,
     duration,
+    event_rows,
     flag_text,
     formula,
+    inspection_text,
     instant,
     interpretations,
     low_coverage,
@@ -26,7 +31,9 @@ from scoring.present import (
     percent_down,
     points,
     seconds_text,
+    summary_rows,
     target_text,
+    unmeasured,
     us_seconds,
     value_text,
 )
@@ -52,7 +59,12 @@ def render_markdown(report: dict[str, Any], rules: Rules, details: Breakdown | N
     add("")
     add("| 指标 | 实际值 | 监测覆盖率 | 目标值 | 计算（实际数值） | 扣分 | 得分 | 指标描述 |")
     add("|---|---|---|---|---|---|---|---|")
-    for key, item in report["items"].items():
+    for section, key, item in summary_rows(report):
+        if section is not None:
+            add(
+                f"| **{section['name']}** | | | | | {points(section['deduction'])} "
+                f"| **{points(section['score'])}** / {points(section['max_points'])} | |"
+            )
         add(
             f"| {item['name']} | {value_text(item)} | {_coverage(item)} | {target_text(item)} "
             f"| {formula(item, key, rules)} | {points(item['deduction'])} "
@@ -97,8 +109,8 @@ def _coverage_warning(report: dict[str, Any], rules: Rules, add) -> None:
     """The warning that opens the report when the score rests on missing measurements: systems
     whose coverage is under the rules' threshold (zero first), and items not measured at all."""
     low = low_coverage(report)
-    unmeasured = [item["name"] for item in report["items"].values() if item["value"] is None]
-    if not low and not unmeasured:
+    no_components, no_facts = unmeasured(report)
+    if not low and not no_components and not no_facts:
         return
     add("> **⚠ 监测覆盖不足：以下得分缺少监测数据支撑，使用本报告前请先核实。**")
     add(">")
@@ -113,8 +125,10 @@ def _coverage_warning(report: dict[str, Any], rules: Rules, add) -> None:
         if row["coverage"] == 0:
             text += "；**整个统计区间无任何监测数据，该系统的得分没有依据**"
         add(text + "。")
-    if unmeasured:
-        add(f"> - 未测量（无对应组件），按满分计：{'、'.join(unmeasured)}。")
+    if no_components:
+        add(f"> - 未测量（无对应组件），按满分计：{'、'.join(no_components)}。")
+    if no_facts:
+        add(f"> - 缺少数据，未测量的按满分计：{'、'.join(no_facts)}。")
     add("")
 
 
@@ -134,7 +148,9 @@ def _evidence(item: dict[str, Any], key: str, rules: Rules, add) -> None:
     add(f"{formula(item, key, rules)}。")
     add("")
     measure = measure_of(key, rules)
-    if measure == "availability":
+    if measure in ("threshold", "events"):
+        _table_evidence(item, rules, add)
+    elif measure == "availability":
         systems = "、".join(rules.systems.get(s, s) for s in evidence["systems"])
         add(
             f"系统：{systems}；汇总方式：{evidence['aggregation']}；工作时长 "
@@ -210,6 +226,32 @@ def _evidence(item: dict[str, Any], key: str, rules: Rules, add) -> None:
                     f"| {REPORT_STATUS.get(row['status'], row['status'])} |"
                 )
             _more(len(evidence["reports"]), _MAX_ROWS, add)
+
+
+def _table(header: list[str], rows: list[list[str]], add) -> None:
+    add("| " + " | ".join(header) + " |")
+    add("|" + "---|" * len(header))
+    for row in rows[:_MAX_ROWS]:
+        add("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    _more(len(rows), _MAX_ROWS, add)
+
+
+def _table_evidence(item: dict[str, Any], rules: Rules, add) -> None:
+    """A monthly item's evidence: its events, the inspection report, the backups, the note."""
+    evidence = item["evidence"]
+    if evidence.get("events"):
+        _table(EVENT_HEADER, event_rows(item), add)
+    inspection = inspection_text(item, rules)
+    if inspection:
+        add("")
+        add(f"{inspection}。")
+    backups = backup_rows(item, rules)
+    if backups:
+        add("")
+        _table(BACKUP_HEADER, backups, add)
+    if evidence.get("note"):
+        add("")
+        add(f"备注：{evidence['note']}")
 
 
 def _spans(spans: list[tuple[int, int]], rules: Rules) -> str:

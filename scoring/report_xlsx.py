@@ -22,14 +22,20 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from scoring.breakdown import Breakdown
 from scoring.present import (
+    BACKUP_HEADER,
+    EVENT_HEADER,
     FLAG_TITLE,
     REPORT_STATUS,
     STATUS,
+    backup_rows,
     description,
+    event_rows,
     flag_text,
     formula,
+    inspection_text,
     instant,
-    is_hours,
+    summary_rows,
+    unit_of,
     us_seconds,
 )
 from scoring.report_html import incident_timelines
@@ -40,6 +46,7 @@ _HEAD = Font(bold=True)
 _HEAD_FILL = PatternFill("solid", fgColor="EEF3F7")
 _PERCENT = "0.0000%"
 _HOURS = '0.0000" 小时"'
+_FORMATS = {"ratio": _PERCENT, "hours": _HOURS, "seconds": '0.###" 秒"', "events": '0" 次"'}
 
 
 def render_xlsx(report: dict[str, Any], rules: Rules, details: Breakdown) -> bytes:
@@ -54,6 +61,8 @@ def render_xlsx(report: dict[str, Any], rules: Rules, details: Breakdown) -> byt
     _windows(book.create_sheet("维护窗口"), details, rules)
     _incidents(book.create_sheet("故障事件"), report, rules)
     _daily(book.create_sheet("每日可用率"), report, details, rules)
+    if any("unit" in item["evidence"] for item in report["items"].values()):
+        _events(book.create_sheet("月度事项"), report, rules)  # the table's other rows
     out = io.BytesIO()
     book.save(out)
     return _exact_numbers(out.getvalue(), book)
@@ -113,7 +122,14 @@ def _summary(sheet: Worksheet, report: dict[str, Any], rules: Rules) -> None:
         ],
         [20, 20, 48, 10, 14, 12, 48, 8, 8, 8],
     )
-    for key, item in report["items"].items():
+    for section, key, item in summary_rows(report):
+        if section is not None:
+            sheet.append(
+                [section["name"], None, None, None, None, None, None, section["deduction"],
+                 section["score"], section["max_points"]]
+            )  # fmt: skip
+            for cell in sheet[sheet.max_row]:
+                cell.font = _HEAD
         sheet.append(
             [
                 item["name"],
@@ -129,7 +145,7 @@ def _summary(sheet: Worksheet, report: dict[str, Any], rules: Rules) -> None:
             ]
         )
         row = sheet.max_row
-        number_format = _HOURS if is_hours(item) else _PERCENT
+        number_format = _FORMATS.get(unit_of(item), "General")
         sheet.cell(row, 4).number_format = number_format
         sheet.cell(row, 5).number_format = number_format
         sheet.cell(row, 6).number_format = _PERCENT
@@ -151,6 +167,25 @@ def _summary(sheet: Worksheet, report: dict[str, Any], rules: Rules) -> None:
         ("规则名称", rules.name),
     ):
         sheet.append([label, value])
+
+
+def _events(sheet: Worksheet, report: dict[str, Any], rules: Rules) -> None:
+    """Per monthly item: its kinds of events, the inspection report, the backups, the note."""
+    _header(sheet, ["指标", "键", *EVENT_HEADER, "说明"], [20, 20, 40, 12, 24, 10, 8, 60])
+    for key, item in report["items"].items():
+        if "unit" not in item["evidence"]:
+            continue
+        for row in event_rows(item):
+            sheet.append([item["name"], key, *row])
+        inspection = inspection_text(item, rules)
+        if inspection:
+            sheet.append([item["name"], key, None, None, None, None, None, inspection])
+        for row in backup_rows(item, rules):
+            text = "；".join(f"{h}：{c}" for h, c in zip(BACKUP_HEADER, row, strict=True))
+            sheet.append([item["name"], key, None, None, None, None, None, text])
+        if item["evidence"].get("note"):
+            note = f"备注：{item['evidence']['note']}"
+            sheet.append([item["name"], key, None, None, None, None, None, note])
 
 
 def _flags(sheet: Worksheet, report: dict[str, Any], rules: Rules) -> None:

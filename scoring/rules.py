@@ -1,12 +1,20 @@
 """Scoring rules: the YAML the purchaser may change, read and validated into exact values.
 
-The default `changsha-12345` rules ship inside this package (`scoring/rules/`); a user copies
-`configs/rules/changsha-12345.yaml`, edits it and passes `--rules`. Unknown keys are errors:
-a misspelt `tagret:` must not silently leave the default in force.
+The default `changsha-12345` rules ship inside this package (`scoring/rules/`), with
+`changsha-12345-full` (the whole 100-point table); a user copies one from `configs/rules/`, edits
+it and passes `--rules FILE` (or a shipped set's bare name). Unknown keys are errors: a misspelt
+`tagret:` must not silently leave the default in force.
+
+Besides the platform measures computed from outages and incidents, two measures score the
+table's other rows: `threshold` (a monthly figure against a target, a deduction per started step
+past it) and `events` (a deduction per occurrence of each kind of event; a kind may take the
+whole item, 不得分). Event kinds are counted from the facts' `monthly` entries or, for the
+inspection report and backups, from the collector's `inspection_reports` and `backups`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
@@ -20,7 +28,12 @@ from scoring.values import MAX_YEAR, MIN_YEAR, Errors, InputError, duration_us, 
 
 DEFAULT_RULES = "changsha-12345"
 
-MEASURES = ("availability", "maintenance", "response", "restoration")
+MEASURES = ("availability", "maintenance", "response", "restoration", "threshold", "events")
+# Where an event kind's count comes from: the facts' `monthly` entries, or the collector's facts.
+SOURCES = ("monthly", "inspection_report_late", "inspection_report_incomplete", "backup_missed")
+UNITS = ("ratio", "seconds", "number")  # a threshold item's value
+DIRECTIONS = ("at_least", "at_most")
+_SHIPPED_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 AGGREGATIONS = ("sum", "union", "all")
 ROUNDINGS = ("ceil", "floor", "linear")
 # The grain durations are counted in. `second` keeps the facts' instants exactly (to the
@@ -41,6 +54,22 @@ class SeverityLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class EventKind:
+    """One kind of event an `events` item deducts for.
+
+    `deduction` per occurrence; None takes the whole item (不得分, 扣完). With `points_range`
+    the hotline center decides each occurrence's deduction within it (视情节轻重扣1至2分) and
+    the monthly facts give it.
+    """
+
+    key: str
+    name: str
+    deduction: Fraction | None
+    source: str = "monthly"
+    points_range: tuple[Fraction, Fraction] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ItemRule:
     key: str
     name: str
@@ -56,6 +85,17 @@ class ItemRule:
     limit_hours: Fraction = Fraction(1)
     step_hours: Fraction = Fraction(1, 2)
     report_deduction: Fraction = Fraction(0)
+    section: str | None = None  # the table's 考核内容 (制度建设, 人员建设, …)
+    standard: str | None = None  # the table's 扣罚标准, shown to people
+    unit: str = "ratio"  # threshold: ratio | seconds | number
+    direction: str = "at_least"  # threshold: the value must be at least / at most the target
+    forfeit_at_zero: bool = False  # threshold: a value of 0 takes the whole item (未提交…扣完)
+    events: tuple[EventKind, ...] = ()
+
+    @property
+    def monthly(self) -> bool:
+        """Whether the item reads the facts' `monthly` entries."""
+        return self.measure == "threshold" or any(k.source == "monthly" for k in self.events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,20 +120,47 @@ class Rules:
     report_working_days: int
     max_no_data_share: Fraction
     calendar_years: dict[int, CalendarYear] = field(default_factory=dict)
+    # The monthly inspection report (巡检报告) is due by the end of this calendar day of the
+    # next month, local time (每月第一周: the 7th).
+    inspection_due_day: int = 7
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """The items' sections in the order they first appear (empty: the rules have none)."""
+        return tuple(dict.fromkeys(i.section for i in self.items if i.section is not None))
+
+    def sources(self) -> set[str]:
+        """The event sources the enabled items read (`monthly` also for threshold items)."""
+        out = {k.source for i in self.items for k in i.events}
+        if any(i.measure == "threshold" for i in self.items):
+            out.add("monthly")
+        return out
+
+
+def shipped_rules(name: str) -> str | None:
+    """The text of a rule set shipped in this package (`changsha-12345-full`), else None."""
+    if not _SHIPPED_NAME.fullmatch(name):
+        return None
+    resource = resources.files("scoring") / "rules" / f"{name}.yaml"
+    return resource.read_text("utf-8") if resource.is_file() else None
+
 
 def load_rules(
     path: str | Path | None = None, calendar_files: tuple[str | Path, ...] = ()
 ) -> Rules:
-    """Read rules from `path` (default: the shipped changsha-12345) plus calendar overrides."""
-    if path is None:
-        text = (resources.files("scoring") / "rules" / f"{DEFAULT_RULES}.yaml").read_text("utf-8")
-        name, base = f"<built-in {DEFAULT_RULES}>", None
+    """Read rules from `path` (default: the shipped changsha-12345) plus calendar overrides.
+
+    A `path` that names no file but a shipped rule set (`changsha-12345-full`) reads that one."""
+    builtin = str(path if path is not None else DEFAULT_RULES)
+    text_or_none = None if path is not None and Path(path).exists() else shipped_rules(builtin)
+    if text_or_none is not None:
+        text, name, base = text_or_none, f"<built-in {builtin}>", None
     else:
+        assert path is not None  # the default rules are always shipped
         path = Path(path)
         try:
             text = path.read_text("utf-8")
@@ -137,15 +204,22 @@ def _parse_yaml(text: str, name: str) -> dict[str, Any]:
 
 _TOP_KEYS = {
     "id", "name", "timezone", "granularity", "systems", "severities", "written_report",
-    "calendar", "coverage", "items",
+    "calendar", "coverage", "items", "inspection_reports",
 }  # fmt: skip
 _ITEM_KEYS = {
     "availability": {"systems", "aggregation", "target", "step", "step_rounding"},
     "maintenance": {"systems", "limit_hours", "step_hours", "step_rounding"},
     "response": {"target", "step", "step_rounding", "report_deduction"},
     "restoration": {"target", "step", "step_rounding"},
-}
-_COMMON_ITEM_KEYS = {"name", "measure", "deduction_per_step", "max_points", "granularity"}
+    "threshold": {
+        "unit", "direction", "target", "step", "step_rounding", "forfeit_at_zero",
+        "deduction_per_step",
+    },
+    "events": {"events"},
+}  # fmt: skip
+_COMMON_ITEM_KEYS = {"name", "measure", "max_points", "section", "standard", "enabled"}
+_PLATFORM_ITEM_KEYS = {"deduction_per_step", "granularity"}
+_EVENT_KEYS = {"name", "deduction", "source"}
 
 
 def parse_rules(data: dict[str, Any]) -> Rules:
@@ -198,7 +272,18 @@ def parse_rules(data: dict[str, Any]) -> Rules:
     if not isinstance(overrides, list) or not all(is_text(p) and p for p in overrides):
         errors.add("calendar.overrides", "must be a list of file paths")
 
+    inspection = _mapping(data.get("inspection_reports"), "inspection_reports", errors)
+    for key in inspection:
+        if key != "due_day":
+            errors.add(f"inspection_reports.{_key(key)}", "unknown key")
+    due_day = inspection.get("due_day", 7)
+    if not isinstance(due_day, int) or isinstance(due_day, bool) or not 1 <= due_day <= 28:
+        errors.add("inspection_reports.due_day", "must be a day of the month from 1 to 28")
+        due_day = 7
+
     items = _parse_items(data.get("items"), systems, GRANULARITIES[granularity], errors)
+    if not items and isinstance(data.get("items"), dict) and data["items"]:
+        errors.add("items", "every item is disabled (enabled: false)")
     errors.raise_if_any(RulesError)
     assert rule_id is not None and name is not None  # no errors: both were read
     return Rules(
@@ -211,6 +296,7 @@ def parse_rules(data: dict[str, Any]) -> Rules:
         default_severity=default_severity,
         report_working_days=working_days,
         max_no_data_share=max_share,
+        inspection_due_day=due_day,
     )
 
 
@@ -255,6 +341,7 @@ def _parse_severities(raw: Any, errors: Errors) -> tuple[dict[str, SeverityLimit
 def _parse_items(
     raw: Any, systems: dict[str, str], granularity_us: int, errors: Errors
 ) -> list[ItemRule]:
+    """The enabled items (`enabled: false` ones are checked, then left out)."""
     if not isinstance(raw, dict) or not raw:
         errors.add("items", "required, a mapping of item key to its settings")
         return []
@@ -272,20 +359,29 @@ def _parse_items(
             errors.add(f"{path}.measure", f"must be one of {', '.join(MEASURES)}")
             continue
         allowed = _COMMON_ITEM_KEYS | _ITEM_KEYS[measure]
+        if measure in ("availability", "maintenance", "response", "restoration"):
+            allowed |= _PLATFORM_ITEM_KEYS
         for k in spec:
             if k not in allowed:
                 errors.add(f"{path}.{_key(k)}", f"unknown key for a {measure} item")
+        enabled = spec.get("enabled", True)
+        if not isinstance(enabled, bool):
+            errors.add(f"{path}.enabled", f"must be true or false, not {describe(enabled)}")
         fields: dict[str, Any] = {
             "key": key,
             "name": _text(spec.get("name", key), f"{path}.name", errors) or key,
             "measure": measure,
             "max_points": _positive(spec.get("max_points", 1), f"{path}.max_points", errors),
-            "deduction_per_step": _positive(
-                spec.get("deduction_per_step"), f"{path}.deduction_per_step", errors
-            ),
+            "deduction_per_step": Fraction(0),
             "step_rounding": spec.get("step_rounding", "ceil"),
             "granularity_us": granularity_us,
+            "section": _text(spec.get("section"), f"{path}.section", errors),
+            "standard": _text(spec.get("standard"), f"{path}.standard", errors),
         }
+        if measure != "events":
+            fields["deduction_per_step"] = _positive(
+                spec.get("deduction_per_step"), f"{path}.deduction_per_step", errors
+            )
         if not isinstance(fields["step_rounding"], str) or fields["step_rounding"] not in ROUNDINGS:
             errors.add(f"{path}.step_rounding", f"must be one of {', '.join(ROUNDINGS)}")
         if "granularity" in spec:
@@ -321,8 +417,88 @@ def _parse_items(
             fields["report_deduction"] = _non_negative(
                 spec.get("report_deduction", 0), f"{path}.report_deduction", errors
             )
-        items.append(ItemRule(**fields))
+        if measure == "threshold":
+            fields.update(_threshold_fields(spec, path, errors))
+        if measure == "events":
+            fields["target"] = Fraction(0)  # no event is the target
+            fields["events"] = _event_kinds(spec.get("events"), f"{path}.events", errors)
+        if enabled is not False:
+            items.append(ItemRule(**fields))
+    sectioned = [i.key for i in items if i.section is not None]
+    if sectioned and len(sectioned) != len(items):
+        for item in items:
+            if item.section is None:
+                errors.add(f"items.{item.key}.section", "required: the other items have one")
     return items
+
+
+def _threshold_fields(spec: dict[str, Any], path: str, errors: Errors) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for key, choices, default in (
+        ("unit", UNITS, "ratio"),
+        ("direction", DIRECTIONS, "at_least"),
+    ):
+        value = spec.get(key, default)
+        if not isinstance(value, str) or value not in choices:
+            errors.add(f"{path}.{key}", f"must be one of {', '.join(choices)}")
+            value = default
+        fields[key] = value
+    if fields["unit"] == "ratio":
+        fields["target"] = _ratio(spec.get("target"), f"{path}.target", errors)
+        fields["step"] = _positive(spec.get("step", "0.01"), f"{path}.step", errors)
+    else:
+        fields["target"] = _non_negative(spec.get("target"), f"{path}.target", errors)
+        fields["step"] = _positive(spec.get("step", 1), f"{path}.step", errors)
+    forfeit = spec.get("forfeit_at_zero", False)
+    if not isinstance(forfeit, bool):
+        errors.add(f"{path}.forfeit_at_zero", f"must be true or false, not {describe(forfeit)}")
+        forfeit = False
+    fields["forfeit_at_zero"] = forfeit
+    return fields
+
+
+def _event_kinds(raw: Any, path: str, errors: Errors) -> tuple[EventKind, ...]:
+    """`{kind: {name, deduction: 0.5 | all | {min, max}, source}}`, at least one kind."""
+    if not isinstance(raw, dict) or not raw:
+        errors.add(path, "required, a mapping of event kind to {name, deduction}")
+        return ()
+    kinds = []
+    for key, spec in raw.items():
+        kpath = f"{path}.{_key(key)}"
+        if not is_text(key) or not key:
+            errors.add(kpath, "an event kind must be a non-empty string")
+            continue
+        if not isinstance(spec, dict):
+            errors.add(kpath, "must be a mapping with name and deduction")
+            continue
+        for k in spec:
+            if k not in _EVENT_KEYS:
+                errors.add(f"{kpath}.{_key(k)}", "unknown key for an event kind")
+        name = _text(spec.get("name", key), f"{kpath}.name", errors) or key
+        source = spec.get("source", "monthly")
+        if not isinstance(source, str) or source not in SOURCES:
+            errors.add(f"{kpath}.source", f"must be one of {', '.join(SOURCES)}")
+            source = "monthly"
+        raw_deduction = spec.get("deduction")
+        deduction: Fraction | None
+        points_range = None
+        if raw_deduction == "all":
+            deduction = None
+        elif isinstance(raw_deduction, dict):
+            for k in raw_deduction:
+                if k not in ("min", "max"):
+                    errors.add(f"{kpath}.deduction.{_key(k)}", "unknown key (min, max)")
+            low = _non_negative(raw_deduction.get("min"), f"{kpath}.deduction.min", errors)
+            high = _positive(raw_deduction.get("max"), f"{kpath}.deduction.max", errors)
+            if low > high:
+                errors.add(f"{kpath}.deduction", "min is above max")
+            if source != "monthly":
+                errors.add(f"{kpath}.deduction", "a range is decided by the center: monthly only")
+            deduction, points_range = high, (low, high)
+        else:
+            deduction = _positive(raw_deduction, f"{kpath}.deduction", errors)
+        kinds.append(EventKind(key, name, deduction, source, points_range))
+    return tuple(kinds)
 
 
 def _key(key: Any) -> str:

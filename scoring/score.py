@@ -6,7 +6,6 @@ exactly and turned into floats only when the report is written (SPEC "Precisely"
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from scoring import intervals as iv
 from scoring.facts import Facts, Incident
 from scoring.intervals import IntervalSet
 from scoring.rules import ItemRule, Rules
+from scoring.table_items import Outcome, events, started_steps, threshold
 from scoring.values import EPOCH, US_PER_SECOND, paused_gc, seconds
 from scoring.workdays import UnknownYear, nth_workday_after
 
@@ -70,7 +70,9 @@ def _score(facts: Facts, rules: Rules) -> dict[str, Any]:
         i.id: _written_report(i, facts, rules, clock) for i in counted if i.restored_at is not None
     }
     for item in rules.items:
-        if item.measure == "availability":
+        if item.measure in ("threshold", "events"):
+            result = _table_item(item, facts, rules, clock)
+        elif item.measure == "availability":
             result = _availability(item, times, facts, clock)
         elif item.measure == "maintenance":
             result = _maintenance(item, times, facts, clock)
@@ -79,8 +81,16 @@ def _score(facts: Facts, rules: Rules) -> dict[str, Any]:
             # Faults open incidents when the probes see them: the item is as well measured as
             # the platform is watched, so its coverage is that of every component.
             _set_coverage(result, times.values())
+        if item.section is not None:
+            result["section"] = item.section
+        missing = result.pop("_missing", None)
         if result.pop("_not_measured", False):
-            flags.append({"type": "not_measured", "item": item.key})
+            flag: dict[str, Any] = {"type": "not_measured", "item": item.key}
+            if missing:
+                flag["missing"] = missing
+            flags.append(flag)
+        elif missing:
+            flags.append({"type": "partly_measured", "item": item.key, "missing": missing})
         items[item.key] = result
 
     coverage = _system_coverage(times, rules)
@@ -90,9 +100,10 @@ def _score(facts: Facts, rules: Rules) -> dict[str, Any]:
 
     total = sum((Fraction(r["_score"]) for r in items.values()), Fraction(0))
     max_total = sum((i.max_points for i in rules.items), Fraction(0))
+    sections = _sections(items, rules)
     for result in items.values():
         del result["_score"]
-    return {
+    out: dict[str, Any] = {
         "month": facts.month,
         "rules": rules.id,
         "as_of": clock.iso(facts.as_of),
@@ -107,10 +118,30 @@ def _score(facts: Facts, rules: Rules) -> dict[str, Any]:
             for system, (working, silent) in coverage.items()
         },
         "items": items,
-        "total": float(total),
-        "max_total": float(max_total),
-        "flags": flags,
     }
+    if sections:  # rules with sections (the full table); the default rules have none
+        out["sections"] = sections
+    out.update(total=float(total), max_total=float(max_total), flags=flags)
+    return out
+
+
+def _sections(items: dict[str, dict[str, Any]], rules: Rules) -> list[dict[str, Any]]:
+    """Per section of the table, in order: its items, points, deduction and score."""
+    out = []
+    for name in rules.sections:
+        members = [i for i in rules.items if i.section == name]
+        max_points = sum((i.max_points for i in members), Fraction(0))
+        got = sum((items[i.key]["_score"] for i in members), Fraction(0))
+        out.append(
+            {
+                "name": name,
+                "items": [i.key for i in members],
+                "max_points": float(max_points),
+                "deduction": float(max_points - got),
+                "score": float(got),
+            }
+        )
+    return out
 
 
 # --- time per component ---------------------------------------------------------------------
@@ -164,13 +195,22 @@ def _grain(spans: IntervalSet, item: ItemRule, origin: int) -> IntervalSet:
 # --- items ----------------------------------------------------------------------------------
 
 
-def _steps(shortfall: Fraction, step: Fraction, rounding: str) -> Fraction:
-    ratio = shortfall / step
-    if rounding == "ceil":
-        return Fraction(math.ceil(ratio))
-    if rounding == "floor":
-        return Fraction(math.floor(ratio))
-    return ratio
+_steps = started_steps
+
+
+def _table_item(item: ItemRule, facts: Facts, rules: Rules, clock: _Clock) -> dict[str, Any]:
+    """A row of the table beyond the platform (`scoring.table_items`), finished as the rest."""
+    outcome: Outcome = (
+        threshold(item, facts)
+        if item.measure == "threshold"
+        else events(item, facts, rules, clock.iso)
+    )
+    if outcome.value is None:
+        result = _not_measured(item, outcome.evidence)
+    else:
+        result = _finish(item, outcome.value, outcome.steps, outcome.extra, outcome.evidence)
+    result["_missing"] = outcome.missing
+    return result
 
 
 def _finish(
