@@ -1,28 +1,26 @@
 """The embedded store: one SQLite file in WAL mode, schema versioned by a migrations table.
 
-The stdlib `sqlite3` module runs on one dedicated worker thread (one connection, every query in
-submission order), which is all an async wrapper such as aiosqlite does; doing it here saves a
-dependency and keeps the ingest transaction (samples + batch id + components) in one place.
+The stdlib `sqlite3` module runs on the durable worker (`durable.Worker`: one connection on one
+thread, every query in submission order), which is all an async wrapper such as aiosqlite does,
+and keeps the ingest transaction (samples + batch id + components) in one place.
 `synchronous=FULL` makes every commit durable before `append_samples` returns.
 
 Group commit: `append_samples` calls that arrive while a commit is in progress share the next
-one (each batch inside its own SAVEPOINT, so a batch id seen before — or any failure of one
-batch, e.g. a value the driver cannot bind — undoes only that batch), so concurrent ingest
-requests pay one fsync together instead of one each. Each batch id is kept with a digest of its
-rows: the same id with other results is a `BatchConflict`, not a silent "stored".
+one (the worker's `transaction`: each batch inside its own SAVEPOINT, so a batch id seen before —
+or any failure of one batch, e.g. a value the driver cannot bind — undoes only that batch), so
+concurrent ingest requests pay one fsync together instead of one each. Each batch id is kept
+with a digest of its rows: the same id with other results is a `BatchConflict`, not a silent
+"stored".
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
 import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,13 +48,10 @@ from collector.store.base import (
     StoreError,
     has_any_key,
 )
+from durable import Worker, WorkerClosed
 
 T = TypeVar("T")
 log = logging.getLogger("hotline.collector.store.sqlite")
-_GROUP_MAX = 256  # batches per group commit
-
-# agent, batch id, sample rows, component rows, received_at
-_Append = tuple[str, "str | None", list[tuple[Any, ...]], list[tuple[Any, ...]], int]
 
 # Each entry is one schema version; never edit a released one, append a new one.
 _MIGRATIONS: list[str] = [
@@ -146,31 +141,40 @@ class SqliteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._db: sqlite3.Connection | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._appends: list[tuple[_Append, asyncio.Future[bool]]] = []
-        self._committer: asyncio.Task[None] | None = None
+        self._worker: Worker | None = None
         self.commits = 0  # sample commits so far (group commits count once)
 
     # -- plumbing ----------------------------------------------------------------------------
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._pool is None:
+        worker = self._worker
+        if worker is None or not worker.is_open:
             raise StoreError("store is not open")
-        loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool, fn, *args)
+            return await worker.run(lambda _conn: fn(*args))
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"sqlite {self.path}: {exc}") from exc
 
     @property
     def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise StoreError("store is not open")
-        return self._db
+        try:
+            return self._worker.connection  # type: ignore[union-attr]
+        except (AttributeError, WorkerClosed):
+            raise StoreError("store is not open") from None
 
-    def _open_sync(self) -> None:
+    def _counted(self, _transactions: int) -> None:
+        self.commits += 1
+
+    def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            self._migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
@@ -196,29 +200,23 @@ class SqliteStore:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        self._db = db
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
-        await self._run(self._open_sync)
+        if self._worker is not None and self._worker.is_open:
+            return
+        worker = Worker(self._connect, name="sqlite-store", after_commit=self._counted)
+        try:
+            await worker.open()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"sqlite {self.path}: {exc}") from exc
+        self._worker = worker
 
     async def close(self) -> None:
-        if self._pool is None:
-            return
-        while self._appends and self._committer is not None and not self._committer.done():
-            await asyncio.sleep(0.001)  # let waiting appends commit (their callers wait)
-        if self._committer is not None:
-            self._committer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._committer
-            self._committer = None
-        if self._db is not None:
-            await self._run(self._db.close)
-            self._db = None
-        self._pool.shutdown(wait=True)
-        self._pool = None
+        """Commit what is waiting (the callers wait for it), then close the file."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await worker.close()
 
     async def ping(self) -> bool:
         try:
@@ -271,71 +269,33 @@ class SqliteStore:
                 first[s.component] = s
         comps = [(c, s.system, s.agent, s.ts) for c, s in first.items()]
         received = max((s.ts for s in samples), default=0)
-        if self._pool is None:
+        worker = self._worker
+        if worker is None or not worker.is_open:
             raise StoreError("store is not open")
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._appends.append(((agent, batch_id, rows, comps, received), future))
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.create_task(self._commit_appends(), name="sqlite-commit")
-        return await future
 
-    async def _commit_appends(self) -> None:
-        """Commit what is waiting, in groups, until nothing is (then end: the next append
-        starts a new task)."""
-        while self._appends:
-            group, self._appends = self._appends[:_GROUP_MAX], self._appends[_GROUP_MAX:]
-            try:
-                outcomes = await self._run(self._commit_group, [a for a, _ in group])
-            except Exception as exc:  # the commit itself failed: no batch of the group is in
-                outcomes = [exc] * len(group)
-            for (_, future), outcome in zip(group, outcomes, strict=True):
-                if future.done():
-                    continue
-                if isinstance(outcome, BaseException):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+        def append(db: sqlite3.Connection) -> bool:
+            # in its own savepoint: a batch id seen with other rows, or any failure of this
+            # batch, undoes this batch only; the others of the group commit
+            if batch_id is not None:
+                digest = _digest(rows)
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?)",
+                    (agent, batch_id, received, digest),
+                )
+                if cur.rowcount == 0:
+                    _check_digest(db, agent, batch_id, digest)
+                    return False
+            db.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany("INSERT OR IGNORE INTO components VALUES (?,?,?,?)", comps)
+            return True
 
-    def _commit_group(self, appends: list[_Append]) -> list[bool | BaseException]:
-        db = self._conn
-        outcomes: list[bool | BaseException] = []
-        db.execute("BEGIN IMMEDIATE")
         try:
-            for agent, batch_id, rows, comps, received in appends:
-                db.execute("SAVEPOINT one")
-                try:
-                    stored = True
-                    if batch_id is not None:
-                        digest = _digest(rows)
-                        cur = db.execute(
-                            "INSERT OR IGNORE INTO batches VALUES (?, ?, ?, ?)",
-                            (agent, batch_id, received, digest),
-                        )
-                        stored = cur.rowcount > 0
-                        if not stored:
-                            _check_digest(db, agent, batch_id, digest)
-                    if stored:
-                        db.executemany(
-                            "INSERT INTO samples VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
-                        )
-                        db.executemany("INSERT OR IGNORE INTO components VALUES (?,?,?,?)", comps)
-                except (sqlite3.Error, ValueError, OverflowError, BatchConflict) as exc:
-                    # this batch only (a value the driver cannot bind raises ValueError or
-                    # OverflowError): the others of the group commit
-                    db.execute("ROLLBACK TO one")
-                    db.execute("RELEASE one")
-                    if not isinstance(exc, BatchConflict):
-                        exc = StoreError(f"sqlite {self.path}: {type(exc).__name__}: {exc}")
-                    outcomes.append(exc)
-                    continue
-                db.execute("RELEASE one")
-                outcomes.append(stored)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+            return await worker.transaction(append)
+        except BatchConflict:
             raise
-        self.commits += 1
-        return outcomes
+        except (sqlite3.Error, OSError, ValueError, OverflowError) as exc:
+            # a value the driver cannot bind raises ValueError or OverflowError
+            raise StoreError(f"sqlite {self.path}: {type(exc).__name__}: {exc}") from exc
 
     async def read_samples(
         self, since: Millis, until: Millis, component: str | None = None
