@@ -30,6 +30,7 @@ from collector.domain.engine import (
     member_of,
 )
 from collector.domain.facts import build_facts
+from collector.domain.inspection import BACKUP_KEY, VALUE_KEYS, backup_events, build_inspection
 from collector.domain.incidents import IncidentChanges, IncidentTracker
 from collector.domain.ingest import Batch, parse_batch
 from collector.domain.maintenance import check_rrule, classify, covered, in_window, occurrences
@@ -827,9 +828,15 @@ class Collector:
         return await self.store.timeline(incident_id)
 
     # -- reads -------------------------------------------------------------------------------
-    async def facts(self, month: str) -> dict[str, Any]:
+    async def facts(self, month: str, backups: bool = True) -> dict[str, Any]:
+        """The month's facts; `backups=False` leaves the backups out (the status page's
+        summary, every 10 s, has no use for them and need not read the month's samples)."""
         lo, hi = month_range(month)
         now = self.clock()
+        done = []
+        if backups:
+            found = await self.store.value_samples(lo, max(lo, now + 1), [BACKUP_KEY])
+            done = backup_events(month, now, found)
         components = await self.store.components()
         outages = await self.store.read_outages(since=lo, until=hi)
         no_data = await self.store.read_outages(since=lo, until=hi, kind=IntervalKind.NO_DATA)
@@ -846,6 +853,27 @@ class Collector:
             self.windows,
             incidents,
             audit,
+            done,
+        )
+
+    async def inspection(self, month: str) -> dict[str, Any]:
+        """The month's inspection report data (see `collector.domain.inspection`)."""
+        lo, hi = month_range(month)
+        now = self.clock()
+        outages = await self.store.read_outages(since=lo, until=hi, kind=None)
+        incidents = [self.with_open(i) for i in await self.store.incidents(since=lo, until=hi)]
+        return build_inspection(
+            month,
+            now,
+            await self.store.components(),
+            self.config.engine.composite_id,
+            await self.store.check_days(lo, hi),
+            await self.store.value_samples(lo, max(lo, now + 1), VALUE_KEYS),
+            outages,
+            self.windows,
+            incidents,
+            await self.store.heartbeats(),
+            agents=[p.name for p in self.config.principals if p.role == "agent"],
         )
 
     async def status(self) -> dict[str, Any]:

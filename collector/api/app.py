@@ -50,6 +50,7 @@ ROUTES = [
     Route(f"{_OUTAGE}/annotate", h.annotate_outage, methods=["POST"]),
     Route("/api/v1/no_data", h.no_data, methods=["GET"]),
     Route("/api/v1/facts", h.facts, methods=["GET"]),
+    Route("/api/v1/inspection", h.inspection, methods=["GET"]),
     Route("/api/v1/audit", h.audit, methods=["GET"]),
     Route("/api/v1/rollups", h.rollups, methods=["GET"]),
     Route("/api/v1/maintenance", h.list_windows, methods=["GET"]),

@@ -200,6 +200,19 @@ async def facts(request: Request) -> Response:
 
 
 @known_token
+@operator_only
+async def inspection(request: Request) -> Response:
+    """The month's inspection report data (巡检报告) (?month=YYYY-MM; operators only).
+
+    Every check that ran (results ok/failed, outages, days without data), host resources per
+    day (min/avg/max CPU, memory, disk), TLS certificates, backups (due, done, missed),
+    incidents, maintenance windows, agents, and what was missed. `hotline inspect` reads it."""
+    collector = _service(request)
+    month, _, _ = parse.month_param(request)
+    return _json(await collector.inspection(month))
+
+
+@known_token
 async def rollups(request: Request) -> Response:
     """Per-minute result counts and latency per component (?component=&from=&to=), kept after
     raw samples expire."""

@@ -34,6 +34,7 @@ QUERY: dict[str, list[dict[str, Any]]] = {
     "rollups": _RANGE,
     "audit": [_query("target", {"type": "string"}), *_RANGE[1:]],
     "facts": [{**_MONTH, "required": True}],
+    "inspection": [{**_MONTH, "required": True}],
     "list_incidents": [_query("open", {"type": "boolean"}, "open incidents only"), _MONTH],
     "include_outage": [_query("reason", _TEXT, "why it counts again")],
 }
@@ -101,6 +102,55 @@ BODIES: dict[str, dict[str, Any]] = {
     "annotate_incident": _object(["note"], note=_TEXT),
 }  # fmt: skip
 
+_DAY_STATS = {
+    "type": "object",
+    "nullable": True,
+    "properties": {"min": {"type": "number"}, "avg": {"type": "number"}, "max": {"type": "number"}},
+}
+_ARRAY = {"type": "array", "items": {"type": "object"}}
+
+
+def _described(text: str) -> dict[str, Any]:
+    return {**_ARRAY, "description": text}
+
+
+_RESOURCE_DAY = _object(
+    ["day"],
+    day={"type": "string", "format": "date"},
+    cpu=_DAY_STATS,
+    memory=_DAY_STATS,
+    disk=_DAY_STATS,
+)
+RESPONSES: dict[str, dict[str, Any]] = {
+    "inspection": _object(
+        ["month", "as_of", "checks", "resources", "certificates", "backups", "missed"],
+        month={"type": "string"},
+        as_of=_INSTANT,
+        period={"type": "object"},
+        checks=_described(
+            "per component and probe: ok, failed, ok_ratio, first, last, days_with_data, "
+            "days_without_data, outages, down_seconds, state (ok|degraded|failed)"
+        ),
+        components=_described("outages and no-data seconds per component"),
+        resources={"type": "array", "items": _object(
+            ["host", "days"], host=_TEXT, system=_TEXT, agent=_TEXT,
+            days={"type": "array", "items": _RESOURCE_DAY},
+        )},
+        certificates=_described("component, probe, days_left, min_days_left, expires_at, seen_at"),
+        backups=_described(
+            "component, kind (daily|monthly), last_good, failed_results, due, missed, "
+            "entries [{component, kind, due, done_at}]"
+        ),
+        incidents=_ARRAY,
+        maintenance_windows=_ARRAY,
+        agents=_described("agent, last_seen, host (latest metrics), silent"),
+        missed=_object(
+            [], components_without_results=_ARRAY, agents_silent=_ARRAY,
+            check_days_without_data=_ARRAY, days_without_any_data=_ARRAY, backups_missed=_ARRAY,
+        ),
+    ),
+}  # fmt: skip
+
 _PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
 
 
@@ -115,6 +165,11 @@ def document(routes: list[BaseRoute]) -> dict[str, Any]:
             "summary": (endpoint.func.__doc__ or "").strip().split("\n\n")[0].replace("\n", " "),
             "responses": {"default": {"description": 'JSON; errors as {"error": …}'}},
         }
+        if name in RESPONSES:
+            operation["responses"]["200"] = {
+                "description": "OK",
+                "content": {"application/json": {"schema": RESPONSES[name]}},
+            }
         parameters = [
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
             for p in _PATH_PARAM.findall(endpoint.path)

@@ -52,7 +52,7 @@ async def build(collector: Collector, rules: Rules) -> dict[str, Any]:
     local = to_datetime(now, rules.tz)
     month = f"{local.year:04d}-{local.month:02d}"
     midnight = from_datetime(datetime(local.year, local.month, local.day, tzinfo=rules.tz))
-    facts = parse_facts(await collector.facts(month), rules, now_us=now * _US_PER_MS)
+    facts = parse_facts(await collector.facts(month, backups=False), rules, now_us=now * _US_PER_MS)
     month_items = score(facts, rules)["items"]
     today = dataclasses.replace(facts, month_start=max(facts.month_start, midnight * _US_PER_MS))
     today_items = score(today, rules)["items"]

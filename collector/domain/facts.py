@@ -51,7 +51,11 @@ def build_facts(
     windows: Sequence[MaintenanceWindow],
     incidents: Sequence[Incident],
     audit: Sequence[AuditEntry] = (),
+    backups: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
+    """The facts of `month`. `backups` (from `inspection.backup_events`) is exported under the
+    optional key `backups` when there is any: `[{"component", "kind": "daily"|"monthly",
+    "due", "done_at"}]` (`done_at` null: the backup was missed)."""
     lo, hi = month_range(month)
     as_of = max(now, lo)
     comps = [{"id": c.id, "system": c.system} for c in components if c.id != composite_id]
@@ -142,7 +146,7 @@ def build_facts(
                 "report_ref": inc.report_ref,
             }
         )
-    return {
+    facts: dict[str, Any] = {
         "month": month,
         "as_of": format_instant(as_of),
         "components": comps,
@@ -162,3 +166,6 @@ def build_facts(
             if a.ts < hi and _sane("audit entry", a.target, a.ts)
         ],
     }
+    if backups:
+        facts["backups"] = [dict(b) for b in backups if b["component"] in known]
+    return facts

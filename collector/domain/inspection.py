@@ -1,0 +1,390 @@
+"""The month's inspection (巡检报告) from stored records, and backups as events. Pure.
+
+`build_inspection` turns what the store keeps about a month — per-check daily counts
+(`CheckDay`), samples whose `value` carries host resources, certificate days or a backup's age,
+outages, no-data intervals, windows, incidents and the agents' latest heartbeats — into the
+JSON `GET /api/v1/inspection?month=` returns and `hotline inspect` writes as a report. What was
+missed is listed, never hidden: components that reported nothing in the month, days a check
+had no result, agents silent, backups not done.
+
+`backup_events` is the backups' rule: a `file_age` check with `backup: daily` owes one backup
+per local day (due at 24:00 of that day), `backup: monthly` one per month (due at 24:00 of its
+last day). A backup is done when a file the check saw was written inside that day (month);
+`done_at` is the earliest such file's time, null when none was seen. Only periods whose due
+time has passed (by `as_of`) and that the check was running for are listed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from collector.domain.maintenance import occurrences
+from collector.domain.model import (
+    CheckDay,
+    Component,
+    Heartbeat,
+    Incident,
+    IntervalKind,
+    MaintenanceWindow,
+    Millis,
+    Outage,
+    Sample,
+)
+from collector.domain.timefmt import format_instant, month_range, to_datetime
+
+DAY_MS = 86_400_000
+RESOURCE_KEYS = ("cpu_pct", "memory_pct", "disk_pct")
+CERT_KEY = "cert_days_left"
+BACKUP_KEY = "backup"
+VALUE_KEYS = (*RESOURCE_KEYS, CERT_KEY, BACKUP_KEY)
+BACKUP_KINDS = ("daily", "monthly")
+
+
+def _day_label(ms: Millis) -> str:
+    return to_datetime(ms).date().isoformat()
+
+
+def _days(lo: Millis, hi: Millis) -> list[Millis]:
+    """Local midnights from `lo` (a local midnight) up to `hi`."""
+    out, d = [], lo
+    while d < hi:
+        out.append(d)
+        d += DAY_MS
+    return out
+
+
+def _done_instant(s: Sample) -> Millis | None:
+    """When the backup file the sample saw was written (ms), or None when it saw none."""
+    v = s.value
+    if not isinstance(v, dict):
+        return None
+    mtime = v.get("mtime")
+    if isinstance(mtime, int | float) and not isinstance(mtime, bool):
+        return int(mtime * 1000)
+    age = v.get("age_hours")
+    if isinstance(age, int | float) and not isinstance(age, bool):
+        return s.ts - int(age * 3_600_000)
+    return None
+
+
+def _backup_checks(samples: Iterable[Sample]) -> dict[tuple[str, str], list[Sample]]:
+    found: dict[tuple[str, str], list[Sample]] = defaultdict(list)
+    for s in samples:
+        if isinstance(s.value, dict) and s.value.get(BACKUP_KEY) in BACKUP_KINDS:
+            found[(s.component, s.probe)].append(s)
+    return found
+
+
+def backup_events(month: str, now: Millis, samples: Sequence[Sample]) -> list[dict[str, Any]]:
+    """The facts' `backups`: `[{"component", "kind", "due", "done_at"}]` (see the module), in
+    order of (component, due). `samples` are the backup checks' samples from the month's start
+    to `now` (later samples may reveal a backup written inside the month)."""
+    lo, hi = month_range(month)
+    as_of = max(now, lo)
+    out: list[tuple[str, Millis, dict[str, Any]]] = []
+    for (component, _probe), found in sorted(_backup_checks(samples).items()):
+        kind = found[-1].value[BACKUP_KEY]
+        started = min(s.ts for s in found)
+        done = sorted({d for s in found if (d := _done_instant(s)) is not None})
+        if kind == "daily":
+            periods = [(d, d + DAY_MS) for d in _days(lo, hi) if d + DAY_MS > started]
+        else:
+            periods = [(lo, hi)] if started < hi else []
+        for start, due in periods:
+            if due > as_of:
+                continue  # not due yet
+            at = next((d for d in done if start <= d < due), None)
+            out.append(
+                (
+                    component,
+                    due,
+                    {
+                        "component": component,
+                        "kind": kind,
+                        "due": format_instant(due),
+                        "done_at": format_instant(at),
+                    },
+                )
+            )
+    out.sort(key=lambda e: (e[0], e[1], e[2]["kind"]))
+    return [e[2] for e in out]
+
+
+def _stats(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {
+        "min": round(min(values), 2),
+        "avg": round(sum(values) / len(values), 2),
+        "max": round(max(values), 2),
+    }
+
+
+def _resources(samples: Sequence[Sample]) -> list[dict[str, Any]]:
+    per: dict[tuple[str, str, str], dict[Millis, dict[str, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    for s in samples:
+        if not isinstance(s.value, dict):
+            continue
+        day = _local_midnight(s.ts)
+        for key in RESOURCE_KEYS:
+            v = s.value.get(key)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                per[(s.component, s.system, s.agent)][day][key].append(float(v))
+    out = []
+    for (component, system, agent), days in sorted(per.items()):
+        out.append(
+            {
+                "host": component,
+                "system": system,
+                "agent": agent,
+                "days": [
+                    {
+                        "day": _day_label(day),
+                        **{k.removesuffix("_pct"): _stats(vals.get(k, [])) for k in RESOURCE_KEYS},
+                    }
+                    for day, vals in sorted(days.items())
+                ],
+            }
+        )
+    return out
+
+
+def _local_midnight(ms: Millis) -> Millis:
+    offset = 8 * 3_600_000
+    return (ms + offset) // DAY_MS * DAY_MS - offset
+
+
+def _certificates(samples: Sequence[Sample]) -> list[dict[str, Any]]:
+    latest: dict[tuple[str, str], Sample] = {}
+    least: dict[tuple[str, str], float] = {}
+    for s in samples:
+        v = s.value.get(CERT_KEY) if isinstance(s.value, dict) else None
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            continue
+        key = (s.component, s.probe)
+        latest[key] = s
+        least[key] = min(least.get(key, float(v)), float(v))
+    out = []
+    for key, s in sorted(latest.items()):
+        days = float(s.value[CERT_KEY])
+        out.append(
+            {
+                "component": s.component,
+                "system": s.system,
+                "probe": s.probe,
+                "days_left": round(days, 2),
+                "min_days_left": round(least[key], 2),
+                "expires_at": format_instant(s.ts + int(days * DAY_MS)),
+                "seen_at": format_instant(s.ts),
+            }
+        )
+    return out
+
+
+def _overlap(o: Outage, lo: Millis, hi: Millis, as_of: Millis) -> int:
+    end = o.end if o.end is not None else as_of
+    return max(0, min(end, hi) - max(o.start, lo))
+
+
+def build_inspection(
+    month: str,
+    now: Millis,
+    components: Sequence[Component],
+    composite_id: str | None,
+    check_days: Sequence[CheckDay],
+    value_samples: Sequence[Sample],
+    outages: Sequence[Outage],
+    windows: Sequence[MaintenanceWindow],
+    incidents: Sequence[Incident],
+    heartbeats: Sequence[Heartbeat],
+    agents: Sequence[str] = (),
+    silent_after: Millis = 10 * 60_000,
+) -> dict[str, Any]:
+    """The month's inspection (see the module). `outages` holds both kinds (down and
+    no-data); `value_samples` those of `VALUE_KEYS` from the month's start to `now`; `agents`
+    the configured agents' names (an agent that never sent a heartbeat is listed as silent);
+    a heartbeat older than `silent_after` at the end of the period means a silent agent."""
+    lo, hi = month_range(month)
+    as_of = max(now, lo)
+    end = min(as_of, hi)
+    month_days = _days(lo, end)
+    in_month = [s for s in value_samples if lo <= s.ts < hi]
+
+    down_by: dict[tuple[str, str], list[Outage]] = defaultdict(list)
+    down_comp: dict[str, list[Outage]] = defaultdict(list)
+    no_data_comp: dict[str, list[Outage]] = defaultdict(list)
+    for o in outages:
+        if o.start >= hi or (o.end is not None and o.end <= lo):
+            continue
+        if o.kind is IntervalKind.NO_DATA:
+            no_data_comp[o.component].append(o)
+            continue
+        down_comp[o.component].append(o)
+        for p in o.probes:
+            down_by[(o.component, p)].append(o)
+
+    per_check: dict[tuple[str, str], list[CheckDay]] = defaultdict(list)
+    for d in check_days:
+        if lo <= d.day < hi:
+            per_check[(d.component, d.probe)].append(d)
+    first_seen = {c.id: c.first_seen for c in components}
+    checks = []
+    gaps = []
+    for (component, probe), days in sorted(per_check.items()):
+        ok = sum(d.ok for d in days)
+        failed = sum(d.failed for d in days)
+        seen = {d.day for d in days}
+        since = min(d.day for d in days) if first_seen.get(component, lo) > lo else lo
+        missing = [_day_label(d) for d in month_days if d >= since and d not in seen]
+        downs = down_by.get((component, probe), [])
+        down_ms = sum(_overlap(o, lo, hi, as_of) for o in downs)
+        state = "failed" if failed and not ok else "degraded" if failed or downs else "ok"
+        checks.append(
+            {
+                "component": component,
+                "system": days[0].system,
+                "probe": probe,
+                "agent": days[0].agent,
+                "ok": ok,
+                "failed": failed,
+                "ok_ratio": round(ok / (ok + failed), 6) if ok + failed else None,
+                "first": format_instant(min(d.first for d in days)),
+                "last": format_instant(max(d.last for d in days)),
+                "days_with_data": len(seen),
+                "days_without_data": missing,
+                "outages": len(downs),
+                "down_seconds": down_ms // 1000,
+                "state": state,
+            }
+        )
+        if missing:
+            gaps.append({"component": component, "probe": probe, "days": missing})
+
+    ran = {d.component for d in check_days if lo <= d.day < hi}
+    never_ran = [
+        {"component": c.id, "system": c.system}
+        for c in components
+        if c.id != composite_id and c.id not in ran and c.first_seen < hi
+    ]
+
+    comp_rows = []
+    systems = {c.id: c.system for c in components}
+    if composite_id is not None:
+        systems[composite_id] = "callsys"
+    for cid in sorted(set(down_comp) | set(no_data_comp)):
+        comp_rows.append(
+            {
+                "component": cid,
+                "system": systems.get(cid, "other"),
+                "outages": [
+                    {
+                        "start": format_instant(o.start),
+                        "end": format_instant(o.end),
+                        "reason": o.reason,
+                        "detail": o.detail,
+                        "probes": list(o.probes),
+                        "excluded": o.excluded is not None,
+                    }
+                    for o in sorted(down_comp.get(cid, []), key=lambda o: o.start)
+                ],
+                "down_seconds": sum(_overlap(o, lo, hi, as_of) for o in down_comp.get(cid, []))
+                // 1000,
+                "no_data_seconds": sum(
+                    _overlap(o, lo, hi, as_of) for o in no_data_comp.get(cid, [])
+                )
+                // 1000,
+            }
+        )
+
+    backups = []
+    entries = backup_events(month, now, value_samples)
+    for (component, probe), found in sorted(_backup_checks(value_samples).items()):
+        mine = [e for e in entries if e["component"] == component]
+        good = [d for s in found if s.ok and s.ts <= as_of and (d := _done_instant(s)) is not None]
+        backups.append(
+            {
+                "component": component,
+                "system": found[-1].system,
+                "probe": probe,
+                "kind": found[-1].value[BACKUP_KEY],
+                "last_good": format_instant(max(good)) if good else None,
+                "failed_results": sum(s.count for s in found if not s.ok and lo <= s.ts < hi),
+                "due": len(mine),
+                "missed": [e["due"] for e in mine if e["done_at"] is None],
+                "entries": mine,
+            }
+        )
+
+    heard = {h.agent: h for h in heartbeats}
+    agent_rows = []
+    silent = []
+    for name in sorted(set(agents) | set(heard)):
+        h = heard.get(name)
+        quiet = h is None or h.received_at < end - silent_after
+        row = {
+            "agent": name,
+            "last_seen": format_instant(h.received_at) if h is not None else None,
+            "host": h.host if h is not None else {},
+            "silent": quiet,
+        }
+        agent_rows.append(row)
+        if quiet:
+            silent.append({"agent": name, "last_seen": row["last_seen"]})
+
+    days_without_any = [
+        _day_label(d) for d in month_days if not any(c.day == d for c in check_days)
+    ]
+    return {
+        "month": month,
+        "as_of": format_instant(as_of),
+        "period": {"start": format_instant(lo), "end": format_instant(hi)},
+        "checks": checks,
+        "components": comp_rows,
+        "resources": _resources(in_month),
+        "certificates": _certificates(in_month),
+        "backups": backups,
+        "incidents": [
+            {
+                "id": i.id,
+                "components": list(i.components),
+                "severity": i.severity,
+                "title": i.title,
+                "detected_at": format_instant(i.detected_at),
+                "responded_at": format_instant(i.responded_at),
+                "restored_at": format_instant(i.restored_at),
+                "report_submitted_at": format_instant(i.report_submitted_at),
+                "voided": i.voided,
+            }
+            for i in incidents
+            if lo <= i.detected_at < hi
+        ],
+        "maintenance_windows": [
+            {
+                "id": occ.id,
+                "components": list(occ.window.components),
+                "start": format_instant(occ.start),
+                "end": format_instant(occ.end),
+                "reason": occ.window.reason,
+                "approval_ref": occ.window.approval_ref,
+                "created_by": occ.window.created_by,
+                "created_late": occ.window.created_at > occ.start,
+            }
+            for occ in occurrences(list(windows), lo, hi)
+        ],
+        "agents": agent_rows,
+        "missed": {
+            "components_without_results": never_ran,
+            "agents_silent": silent,
+            "check_days_without_data": gaps,
+            "days_without_any_data": days_without_any,
+            "backups_missed": [
+                {"component": e["component"], "kind": e["kind"], "due": e["due"]}
+                for e in entries
+                if e["done_at"] is None
+            ],
+        },
+    }
