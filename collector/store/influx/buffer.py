@@ -19,7 +19,8 @@ while the sink is down — InfluxDB could not answer them then anyway.
 
 Hand-written rather than a queue library: persist-queue and similar are synchronous, file-per-
 item or lack an atomic "enqueue together with my own tables" transaction, which the store needs
-(batch ids, components and queued points in one commit).
+(batch ids, components and queued points in one commit). The SQLite side is the durable worker
+(`durable.Worker`), shared with the agent's spool and the SQLite store.
 """
 
 from __future__ import annotations
@@ -32,15 +33,15 @@ import sqlite3
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from durable import Worker
+
 log = logging.getLogger("collector.buffer")
 
 T = TypeVar("T")
-_GROUP_MAX = 256  # transactions per group commit
 
 # key, body (newline-terminated lines), number of lines -> lines the sink dropped as expired.
 Sink = Callable[[str, bytes, int], Awaitable[int]]
@@ -85,6 +86,10 @@ class BufferTimeout(TimeoutError):
     """`flush` gave up: the sink did not take the backlog in time. The message says why."""
 
 
+class _Undone(Exception):
+    """`build` returned None: its savepoint is rolled back."""
+
+
 class DurableBuffer:
     def __init__(
         self,
@@ -102,13 +107,9 @@ class DurableBuffer:
         self.max_batch_bytes = max_batch_bytes
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
-        self._db: sqlite3.Connection | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._worker: Worker | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
-        self._txq: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
-        self._tx_wake = asyncio.Event()
-        self._tx_task: asyncio.Task[None] | None = None
         self._progress = asyncio.Condition()
         self._send_lock = asyncio.Lock()
         # the next batch, read with the delete of the one before it (see `_remove_and_fetch`)
@@ -129,21 +130,37 @@ class DurableBuffer:
     # -- lifecycle ---------------------------------------------------------------------------
     async def open(self) -> None:
         """Open (or create) the file and start draining what a previous run left."""
-        if self._pool is not None:
+        if self._worker is not None:
             return
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-buffer")
-        await self.run(self._open_sync)
+        worker = Worker(self._connect, name="durable-buffer", after_commit=self._counted)
+        await worker.open()
+        self._worker = worker
+        try:
+            await self.run(self._load)
+        except BaseException:
+            self._worker = None
+            await worker.close()
+            raise
         self._closing = False
         self._task = asyncio.create_task(self._drain(), name=f"drain {self.path.name}")
-        self._tx_task = asyncio.create_task(self._committer(), name=f"commit {self.path.name}")
 
-    def _open_sync(self) -> None:
+    def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.executescript(_SCHEMA)
-        self._db = db
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _counted(self, _transactions: int) -> None:
+        self.commits += 1
+
+    def _load(self) -> None:
+        db = self.connection
         self._prefetched = None
         self._pending.clear()
         self._pending_lines = 0
@@ -162,43 +179,34 @@ class DurableBuffer:
     async def close(self, flush_timeout: float | None = 0.0) -> None:
         """Stop draining (after trying to deliver the backlog for `flush_timeout` seconds);
         what is left stays in the file for the next run."""
-        if self._pool is None:
+        worker = self._worker
+        if worker is None:
             return
         if flush_timeout:
             with contextlib.suppress(BufferTimeout):
                 await self.flush(flush_timeout)
         self._closing = True
         self._wake.set()
-        while self._txq:  # let queued transactions commit (their callers wait for them)
-            await asyncio.sleep(0.001)
-        if self._tx_task is not None:
-            self._tx_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tx_task
-            self._tx_task = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._db is not None:
-            await self.run(self._db.close)
-            self._db = None
-        self._pool.shutdown(wait=True)
-        self._pool = None
+        await worker.close()  # queued transactions commit first (their callers wait for them)
+        self._worker = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the buffer's database thread (for a store's own local tables)."""
-        if self._pool is None:
+        if self._worker is None:
             raise RuntimeError(f"buffer {self.path} is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await self._worker.run(lambda _conn: fn(*args))
 
     @property
     def connection(self) -> sqlite3.Connection:
         """The buffer's SQLite connection; use it only inside `run` or `transaction`."""
-        if self._db is None:
+        if self._worker is None:
             raise RuntimeError(f"buffer {self.path} is not open")
-        return self._db
+        return self._worker.connection
 
     # -- writing -----------------------------------------------------------------------------
     async def put(self, records: Sequence[Record]) -> None:
@@ -214,84 +222,43 @@ class DurableBuffer:
 
         Group commit: transactions that arrive while a commit is in progress share the next
         one (each inside its own SAVEPOINT), so concurrent writers pay one fsync together."""
-        if self._pool is None:
+        if self._worker is None:
             raise RuntimeError(f"buffer {self.path} is not open")
-        future: asyncio.Future[list[tuple[int, int, int]] | None] = (
-            asyncio.get_running_loop().create_future()
-        )
-        self._txq.append((build, future))
-        self._tx_wake.set()
-        added = await future
-        return added is not None
-
-    async def _committer(self) -> None:
-        while True:
-            await self._tx_wake.wait()
-            self._tx_wake.clear()
-            while self._txq:
-                group, self._txq = self._txq[:_GROUP_MAX], self._txq[_GROUP_MAX:]
-                try:
-                    outcomes = await self.run(self._commit_group, [b for b, _ in group])
-                except Exception as exc:  # the commit itself failed: nobody's records are in
-                    for _, future in group:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                woke = False
-                for (_, future), outcome in zip(group, outcomes, strict=True):
-                    if isinstance(outcome, BaseException):
-                        if not future.done():
-                            future.set_exception(outcome)
-                        continue
-                    for seq, lines, created in outcome or ():
-                        self._pending.append((seq, lines, created))
-                        self._pending_lines += lines
-                        self._put_seq = max(self._put_seq, seq)
-                        woke = True
-                    if not future.done():
-                        future.set_result(outcome)
-                if woke:
-                    self._wake.set()
-
-    def _commit_group(
-        self, builds: list[Callable[[sqlite3.Connection], Sequence[Record] | None]]
-    ) -> list[list[tuple[int, int, int]] | BaseException | None]:
-        db = self.connection
-        outcomes: list[list[tuple[int, int, int]] | BaseException | None] = []
         now = int(time.time() * 1000)
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for build in builds:
-                db.execute("SAVEPOINT one")
-                try:
-                    records = build(db)
-                    added: list[tuple[int, int, int]] | None = None
-                    if records is not None:
-                        added = []
-                        for r in records:
-                            if r.lines <= 0:
-                                continue
-                            cur = db.execute(
-                                "INSERT INTO queue (key, lines, created_ms, payload) "
-                                "VALUES (?, ?, ?, ?)",
-                                (r.key, r.lines, now, r.payload),
-                            )
-                            added.append((cur.lastrowid, r.lines, now))
-                except Exception as exc:
-                    db.execute("ROLLBACK TO one")
-                    db.execute("RELEASE one")
-                    outcomes.append(exc)
+
+        def enqueue(db: sqlite3.Connection) -> list[tuple[int, int, int]]:
+            records = build(db)
+            if records is None:
+                raise _Undone
+            added: list[tuple[int, int, int]] = []
+            for r in records:
+                if r.lines <= 0:
                     continue
-                if added is None:
-                    db.execute("ROLLBACK TO one")
-                db.execute("RELEASE one")
-                outcomes.append(added)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        self.commits += 1
-        return outcomes
+                cur = db.execute(
+                    "INSERT INTO queue (key, lines, created_ms, payload) VALUES (?, ?, ?, ?)",
+                    (r.key, r.lines, now, r.payload),
+                )
+                added.append((cur.lastrowid, r.lines, now))
+            return added
+
+        future = self._worker.transaction(enqueue)
+        future.add_done_callback(self._committed)  # even when the caller is cancelled
+        try:
+            await asyncio.shield(future)
+        except _Undone:
+            return False
+        return True
+
+    def _committed(self, future: asyncio.Future[list[tuple[int, int, int]]]) -> None:
+        """A transaction's records are on disk: count them pending and wake the drain
+        (futures are settled in commit order, so `_pending` stays in seq order)."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        for seq, lines, created in future.result():
+            self._pending.append((seq, lines, created))
+            self._pending_lines += lines
+            self._put_seq = max(self._put_seq, seq)
+            self._wake.set()
 
     # -- reading the state -------------------------------------------------------------------
     def stats(self) -> BufferStats:
