@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "maint": ("collector.client.maint_cli", "plan, list and remove maintenance windows"),
     "incident": ("collector.client.incident_cli", "list, open, ack, restore and report incidents"),
     "status": ("collector.client.status_cli", "systems, components, incidents and windows now"),
+    "inspect": ("collector.client.inspect_cli", "write the month's inspection report (巡检报告)"),
     "demo": ("hotline.demo.cli", "run a simulated hotline end to end and write a month's report"),
     "runbook": ("collector.runbook_cli", "dry-run (or run) the runbooks an event triggers"),
 }
