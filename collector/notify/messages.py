@@ -8,6 +8,7 @@ link is passed in (and shown) only while the incident is unacknowledged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +36,9 @@ REASON_NAMES = {
     "no_data": "无数据",
 }
 MEASURE_NAMES = {"response": "响应", "restoration": "恢复"}
+BACKUP_NAMES = {"daily": "每日增量备份", "monthly": "每月全量备份"}
+# a file_age check with `backup: daily|monthly` starts its detail with the kind
+_BACKUP_DETAIL = re.compile(r"^(daily|monthly) backup: ")
 _MAX_LISTED = 8  # component ids listed before "等N个"
 
 
@@ -121,16 +125,31 @@ def opened(
     outage: Outage | None = None,
     ack_link: str | None = None,
 ) -> Message:
-    """A fault incident was opened (confirmed by the collector, or opened by an operator)."""
+    """A fault incident was opened (confirmed by the collector, or opened by an operator).
+    A missed backup (its file_age check down) says 备份 and which kind."""
+    kind = backup_kind(outage)
     head = f"【故障{inc.severity}】{_what(inc, system_of)} 中断"
+    if kind is not None:
+        head = f"【备份缺失{inc.severity}】{_what(inc, system_of)} {BACKUP_NAMES[kind]}未按时完成"
     lines = [
         *_facts(inc, system_of, outage),
         f"响应时限：{local_time(limits.deadline('response', inc))}"
         f"（{duration(limits.of('response', inc.severity))}内）",
     ]
+    if kind is not None:
+        lines.insert(1, f"备份：{BACKUP_NAMES[kind]}（{kind}）")
     if inc.opened_by != "collector":
         lines.append(f"人工登记：{inc.opened_by}" + (f"，{inc.title}" if inc.title else ""))
     return Message(head, _body(lines, ack_link))
+
+
+def backup_kind(outage: Outage | None) -> str | None:
+    """`daily` or `monthly` when the outage is a backup check's (its first failed sample's
+    detail says so), else None."""
+    if outage is None:
+        return None
+    found = _BACKUP_DETAIL.match(outage.detail)
+    return found.group(1) if found else None
 
 
 def overrun(
