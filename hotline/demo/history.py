@@ -179,6 +179,65 @@ def results_between(
             t = max(t, f_end)
             if t >= b:
                 break
+    return out + inspection_results(plan, a, b)
+
+
+# The inspection report's (巡检报告) data: hourly host resources of two hosts (a `process`
+# check with target `system`), and the ACD's daily database backup (a `file_age` check with
+# `backup: daily`, at 03:00 and 15:00) that is not made on MISSED_BACKUP_DAY — one failed check,
+# under down_after, so the month's outages and score stay as they were.
+RESOURCE_HOSTS = (("acd-1", "acd", 31.0), ("ivr-1", "ivr", 18.0))
+BACKUP_COMPONENT = ("acd-1", "acd")
+MISSED_BACKUP_DAY = 12
+_HOUR = timedelta(hours=1)
+
+
+def _backup_made(plan: Plan, moment: datetime) -> datetime:
+    """When the newest backup file seen at `moment` was written (02:00 daily, but none on
+    MISSED_BACKUP_DAY)."""
+    day = moment.replace(hour=2, minute=0, second=0, microsecond=0)
+    if moment < day:
+        day -= timedelta(days=1)
+    if day.date() == plan.start.date().replace(day=MISSED_BACKUP_DAY):
+        day -= timedelta(days=1)
+    return day
+
+
+def inspection_results(plan: Plan, a: datetime, b: datetime) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    t = a.replace(minute=30, second=0, microsecond=0)
+    if t < a:
+        t += _HOUR
+    while t < b:
+        hour, day = t.hour, t.day
+        for host, system, base in RESOURCE_HOSTS:
+            cpu = base + 25 * math.sin(math.pi * max(0, hour - 7) / 14) * (hour >= 7) + day % 5
+            value = {
+                "cpu_pct": round(cpu, 1),
+                "memory_pct": round(base + 30 + day * 0.4, 1),
+                "disk_pct": round(52 + day * 0.35 + (base > 20) * 8, 1),
+            }
+            out.append(
+                {"component": host, "system": system, "probe": "resources",
+                 "ts": t.isoformat(), "ok": True, "reason": "ok",
+                 "detail": "system: within limits", "interval": 3600, "value": value}
+            )  # fmt: skip
+        if hour in (3, 15):
+            made = _backup_made(plan, t)
+            age = (t - made).total_seconds() / 3600
+            ok = age <= 26
+            detail = f"daily backup: /var/backups/acd: newest is {age:.1f} h old" + (
+                "" if ok else " (> 26 h)"
+            )
+            out.append(
+                {"component": BACKUP_COMPONENT[0], "system": BACKUP_COMPONENT[1],
+                 "probe": "backup", "ts": t.isoformat(), "ok": ok,
+                 "reason": "ok" if ok else "check_failed", "detail": detail,
+                 "interval": 43200,
+                 "value": {"backup": "daily", "age_hours": round(age, 4),
+                           "mtime": made.timestamp()}}
+            )  # fmt: skip
+        t += _HOUR
     return out
 
 

@@ -581,6 +581,12 @@ class Demo:
             + ", ".join(sorted({f["type"] for f in data.get("flags", [])}))
             or "none"
         )
+        inspection = self.out / f"hotline-inspection-{self.plan.month}.html"
+        self._hotline(
+            "inspect", "--collector", self.url, "--month", self.plan.month,
+            "-o", str(inspection), "--token-file", str(self.ops_token),
+        )  # fmt: skip
+        self._progress(f"  巡检报告 (hotline inspect): {inspection.resolve()}")
         if self.keep:
             self._progress(
                 f"--keep: the collector stays at {self.url} (status page: {self.url}/#token="
