@@ -113,6 +113,8 @@ class Changes:
 # One item of a probe's history: (ts, last_ts, count, ok, reason, detail); a run of `count`
 # samples evenly spaced from ts to last_ts (count 1: ts == last_ts).
 _Item = tuple[Millis, Millis, int, bool, str, str]
+# The walk's state where a run began: (index, down, start, detected, reason, detail, closed)
+_Mark = tuple[int, bool, Millis, Millis, str, str, int]
 
 
 def _nth_ts(item: _Item, n: int) -> Millis:
@@ -153,20 +155,28 @@ class _ProbeHistory:
     Items are kept sorted as tuples, so equal timestamps have one order (failures first)
     whatever order they arrived in. Results of one probe come from one scheduler and do not
     overlap in time; should a coalesced run span a result of the other state, it is split there.
+
+    The usual ingest appends one item per batch; compaction and the DOWN/UP walk then touch only
+    the tail — the last run of equal states, which compaction keeps short, and what follows it —
+    so a batch costs the same after a day of flapping as after a minute. `walked` counts the
+    items the walk has stepped over (tests assert it grows with the samples, not the history).
     """
 
-    __slots__ = ("_walk", "items")
+    __slots__ = ("_tail", "_walk", "items", "walked")
 
     def __init__(self) -> None:
         self.items: list[_Item] = []
         self._walk: _Walk | None = None  # `outages` so far, valid while items are only appended
+        self._tail = 0  # first item of the last run at the last compaction; before it, final
+        self.walked = 0
 
     def add(self, item: _Item) -> None:
         items = self.items
         if not items or (item >= items[-1] and items[-1][1] <= item[0]):
             items.append(item)  # the usual case: in order, nothing to split
             return
-        self._walk = None
+        self._walk = None  # a late result in the middle: compact and walk everything again
+        self._tail = 0
         i = bisect.bisect_right(items, item)
         if i > 0:
             prev = items[i - 1]
@@ -191,19 +201,39 @@ class _ProbeHistory:
         items.insert(i, item)
 
     def compact(self, keep: int) -> None:
-        """Fold the middle of every run longer than 2*keep items into one coalesced item."""
-        if len(self.items) <= 4 * keep + 2:
-            return
+        """Fold the middle of every run longer than 2*keep+1 items into one coalesced item.
+
+        Runs before the last one were folded when they ended, so only the items from the last
+        run's start on are looked at."""
+        items = self.items
+        tail = self._tail
+        if len(items) - tail <= 4 * keep + 2:
+            return  # not yet worth it: a run there is at most twice what folding leaves
         out: list[_Item] = []
         run: list[_Item] = []
-        for item in self.items:
+        run_start = last_start = 0
+        first_change = -1  # where the first run that folded began (relative to tail)
+        for item in items[tail:]:
             if run and run[-1][3] != item[3]:
-                out.extend(_fold(run, keep))
+                folded = _fold(run, keep)
+                if first_change < 0 and len(folded) != len(run):
+                    first_change = run_start
+                out.extend(folded)
                 run = []
+                run_start = last_start = len(out)
             run.append(item)
-        out.extend(_fold(run, keep))
-        self.items = out
-        self._walk = None
+        folded = _fold(run, keep)
+        if first_change < 0 and len(folded) != len(run):
+            first_change = run_start
+        out.extend(folded)
+        if first_change >= 0:
+            items[tail:] = out
+            walk = self._walk
+            if walk is not None and not walk.rewind(tail + first_change):
+                self._walk = None
+        self._tail = tail + last_start
+        if self._walk is not None:
+            self._walk.forget_marks(self._tail)
 
     def prune(self, floor: Millis, down_after: int, up_after: int) -> None:
         """Drop the oldest items that end before `floor`, cutting only after a success while
@@ -226,15 +256,23 @@ class _ProbeHistory:
                 down = True
             if ok and not down:
                 cut = i + 1
-        if cut:
-            del self.items[:cut]
+        if not cut:
+            return
+        del self.items[:cut]
+        self._tail = max(0, self._tail - cut)
+        walk = self._walk
+        if walk is not None and not walk.drop(cut, self.items[0][0] if self.items else OPEN):
             self._walk = None
 
     def outages(self, down_after: int, up_after: int) -> list[_ProbeOutage]:
+        return self.outages_since(down_after, up_after)[0]
+
+    def outages_since(self, down_after: int, up_after: int) -> tuple[list[_ProbeOutage], int]:
+        """The outages, and the index of the first that may differ from the last call's."""
         walk = self._walk
         if walk is None or walk.down_after != down_after or walk.up_after != up_after:
             walk = self._walk = _Walk(down_after, up_after)
-        walk.advance(self.items)
+        self.walked += walk.advance(self.items)
         return walk.result()
 
 
@@ -242,11 +280,16 @@ class _Walk:
     """The DOWN/UP state machine over a probe's items, as a left fold that can be resumed: a
     history that only had items appended since the last call steps over the new ones alone
     (the usual ingest: one result per probe and batch) instead of walking every item again.
-    Any other change to the items (insert, split, compact, prune) starts a new walk."""
+
+    It remembers its state where each run of equal states began (`marks`, from the history's
+    tail on), so when compaction folds a run it steps back to that run's start (`rewind`) and
+    over what follows again; when pruning cuts the history's head it forgets the outages that
+    went with it (`drop`). Any other change to the items (a late insert, a split) starts a new
+    walk."""
 
     __slots__ = (
-        "closed", "detail", "detected", "down", "down_after", "reason", "run_first", "run_n",
-        "run_ok", "seen", "start", "up_after",
+        "closed", "detail", "detected", "down", "down_after", "low", "marks", "reason",
+        "run_first", "run_n", "run_ok", "seen", "start", "up_after",
     )  # fmt: skip
 
     def __init__(self, down_after: int, up_after: int) -> None:
@@ -260,15 +303,25 @@ class _Walk:
         self.run_n = 0
         self.run_first: _Item | None = None
         self.seen = 0  # items folded so far
+        self.low = 0  # the first of `closed` that may differ from what `result` last returned
+        # where runs began: (index, down, start, detected, reason, detail, len(closed))
+        self.marks: list[_Mark] = []
 
-    def advance(self, items: list[_Item]) -> None:
-        if self.seen == len(items):
-            return
+    def advance(self, items: list[_Item]) -> int:
+        """Step over the items not seen yet; returns how many that was."""
+        seen = self.seen
+        if seen == len(items):
+            return 0
         down_after, up_after = self.down_after, self.up_after
         down, run_ok, run_n, run_first = self.down, self.run_ok, self.run_n, self.run_first
-        for item in items[self.seen :] if self.seen else items:
+        for index in range(seen, len(items)):
+            item = items[index]
             ok = item[3]
             if ok != run_ok:
+                self.marks.append(
+                    (index, down, self.start, self.detected, self.reason, self.detail,
+                     len(self.closed))
+                )  # fmt: skip
                 run_ok, run_n, run_first = ok, 0, item
             before = run_n
             run_n += item[2]
@@ -290,12 +343,60 @@ class _Walk:
                 self.detected = _nth_ts(item, down_after - before)
         self.down, self.run_ok, self.run_n, self.run_first = down, run_ok, run_n, run_first
         self.seen = len(items)
+        return self.seen - seen
 
-    def result(self) -> list[_ProbeOutage]:
+    def rewind(self, index: int) -> bool:
+        """Items from `index` (where a run began) on were rewritten: step back to before them.
+        False when the walk has no mark there and must start again."""
+        if self.seen <= index:
+            return True
+        marks = self.marks
+        i = bisect.bisect_left(marks, (index,))
+        if i == len(marks) or marks[i][0] != index:
+            return False
+        _, self.down, self.start, self.detected, self.reason, self.detail, closed = marks[i]
+        del marks[i:]
+        del self.closed[closed:]
+        self.low = min(self.low, closed)
+        self.run_ok, self.run_n, self.run_first = None, 0, None
+        self.seen = index
+        return True
+
+    def forget_marks(self, before: int) -> None:
+        """Compaction never rewrites items before `before` again: their marks are not needed."""
+        marks = self.marks
+        i = bisect.bisect_left(marks, (before,))
+        if i:
+            del marks[:i]
+
+    def drop(self, cut: int, first_ts: Millis) -> bool:
+        """The first `cut` items were pruned (the probe UP after a success there): forget the
+        outages they made (all began before the first item kept, `first_ts`). False when the
+        walk had not come that far and must start again."""
+        if self.seen < cut:
+            return False
+        gone = bisect.bisect_left([o.start for o in self.closed], first_ts)
+        del self.closed[:gone]
+        self.low = 0  # what went changes the component's outages spanning the cut: see anew
+        self.seen -= cut
+        kept = [
+            (at - cut, down, start, detected, reason, detail, closed - gone)
+            for at, down, start, detected, reason, detail, closed in self.marks
+            if at >= cut
+        ]
+        if self.seen and (not kept or kept[0][0] > 0):
+            # the run at the new head began in the pruned part: an UP run, as from scratch
+            kept.insert(0, (0, False, 0, 0, "", "", 0))
+        self.marks = kept
+        return True
+
+    def result(self) -> tuple[list[_ProbeOutage], int]:
+        """The probe's outages, and the index of the first that may differ from last time."""
         out = list(self.closed)
         if self.down:
             out.append(_ProbeOutage(self.start, OPEN, self.detected, self.reason, self.detail))
-        return out
+        low, self.low = self.low, len(self.closed)
+        return out, low
 
 
 def _fold(run: list[_Item], keep: int) -> list[_Item]:
@@ -371,6 +472,7 @@ class Engine:
                 continue
             target = state.no_data if o.kind is IntervalKind.NO_DATA else state.outages
             target[o.id] = replace(o, excluded=None)
+            state.derived_from = None  # derive from every probe outage again next time
             if o.kind is IntervalKind.NO_DATA and o.end is None:
                 # silent since before the replayed samples: anchor the gap at its start
                 _cover(state.coverage, o.start - 1, o.start, 0)
@@ -449,25 +551,61 @@ class Engine:
         return sum(len(h.items) for s in self._components.values() for h in s.probes.values())
 
     # -- derivation --------------------------------------------------------------------------
-    def _probe_intervals(self, state: _ComponentState) -> list[list[_ProbeOutage]]:
+    def _probe_intervals(
+        self, state: _ComponentState
+    ) -> tuple[list[list[_ProbeOutage]], list[int]]:
         cfg = self.config
-        out = []
+        out, lows = [], []
         for history in state.probes.values():
             history.compact(self._keep)
-            out.append(history.outages(cfg.down_after, cfg.up_after))
-        return out
+            outages, low = history.outages_since(cfg.down_after, cfg.up_after)
+            out.append(outages)
+            lows.append(low)
+        return out, lows
 
     def _recompute(self, component: str) -> Changes:
         state = self._components[component]
-        per_probe = self._probe_intervals(state)
-        if per_probe == state.derived_from and self.config.silence_action != "down":
-            return Changes()  # the usual case: nothing changed for this component
-        state.derived_from = per_probe
+        per_probe, lows = self._probe_intervals(state)
+        previous, state.derived_from = state.derived_from, per_probe
         names = list(state.probes)
-        derived = _combine(component, names, per_probe, self.config.component_rule)
+        rule = self.config.component_rule
         if self.config.silence_action == "down":
+            derived = _combine(component, names, per_probe, rule)
             derived = _with_silence(component, derived, state.no_data.values())
-        return _diff(state.outages, derived, floor=self._floor)
+            return _diff(state.outages, derived, floor=self._floor)
+        if previous is None or len(previous) != len(per_probe):
+            return _diff(
+                state.outages, _combine(component, names, per_probe, rule), floor=self._floor
+            )
+        # Only the probes' outages from `low` on may have changed (the usual batch: the last
+        # one or two), so only the component's outages from where those reach back are derived
+        # again; those ending before stay as they are, whatever the length of the history.
+        since = OPEN + 1
+        for old, new, low in zip(previous, per_probe, lows, strict=True):
+            if old[low:] != new[low:]:
+                since = min(since, *(x[low].start for x in (old, new) if low < len(x)))
+        if since > OPEN:
+            return Changes()  # the usual case: nothing changed for this component
+        lists = [*previous, *per_probe]
+        cut = since
+        while True:  # back to where no outage of any probe spans the cut
+            lower = cut
+            for outs in lists:
+                i = len(outs)
+                while i and outs[i - 1].end >= cut:
+                    i -= 1
+                if i < len(outs):
+                    lower = min(lower, outs[i].start)
+            if lower == cut:
+                break
+            cut = lower
+        old_tail = [_reaching(outs, cut) for outs in previous]
+        new_tail = [_reaching(outs, cut) for outs in per_probe]
+        before = _combine(component, names, old_tail, rule)
+        current = {k: state.outages.pop(k) for k in before if k in state.outages}
+        changes = _diff(current, _combine(component, names, new_tail, rule), floor=self._floor)
+        state.outages.update(current)
+        return changes
 
     def _silence(self, now: Millis, only: set[str] | None = None) -> Changes:
         """No-data intervals: gaps in coverage, and (on `tick`, `only` None) the silence since
@@ -774,14 +912,20 @@ def _combine(
     rule: str,
 ) -> dict[str, Outage]:
     """Component outages from its probes' outages (`any`: union, `all`: intersection)."""
-    tagged = [(o, name) for name, outs in zip(names, per_probe, strict=True) for o in outs]
     if rule == "all":
         spans = _k_of_n_probe(per_probe, len(per_probe))
     else:
-        spans = _merge_open((o.start, o.end) for o, _ in tagged)
+        spans = _merge_open((o.start, o.end) for outs in per_probe for o in outs)
+    # a probe's outages are disjoint and in order: its ends ascend with its starts
+    ends = [[o.end for o in outs] for outs in per_probe]
     derived: dict[str, Outage] = {}
     for start, end in spans:
-        inside = [(o, n) for o, n in tagged if o.start < end and o.end > start]
+        inside = []
+        for name, outs, probe_ends in zip(names, per_probe, ends, strict=True):
+            i = bisect.bisect_right(probe_ends, start)
+            while i < len(outs) and outs[i].start < end:
+                inside.append((outs[i], name))
+                i += 1
         if rule == "all":
             detected = max(max(o.detected_at, start) for o, _ in inside)
         else:
@@ -799,6 +943,14 @@ def _combine(
         )
         derived[o.id] = o
     return derived
+
+
+def _reaching(outs: list[_ProbeOutage], cut: Millis) -> list[_ProbeOutage]:
+    """A probe's outages that end at or after `cut` (a suffix: its ends ascend)."""
+    i = len(outs)
+    while i and outs[i - 1].end >= cut:
+        i -= 1
+    return outs[i:]
 
 
 def _k_of_n_probe(per_probe: list[list[_ProbeOutage]], k: int) -> list[tuple[Millis, Millis]]:
