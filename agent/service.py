@@ -21,7 +21,7 @@ from typing import Any
 
 from agent.config import AgentConfig, Check, ConfigError, load_config
 from agent.health import Health, clock_step
-from agent.heartbeat import heartbeat_body, host_metrics, prime_host_metrics
+from agent.heartbeat import HostMetrics, heartbeat_body
 from agent.schedule import Scheduler
 from agent.shipper import Shipper
 from agent.spool import Spool
@@ -192,13 +192,14 @@ class Agent:
                 baseline = offset
 
     async def _heartbeats(self) -> None:
-        prime_host_metrics()
+        metrics = HostMetrics(str(Path(self.config.spool_path).parent))
+        metrics.prime()
         await asyncio.sleep(min(1.0, self.config.heartbeat_interval))
         while True:
             host = None
             now = time.monotonic()
             if now - self._last_host >= self.config.host_metrics_interval:
-                host = host_metrics(str(Path(self.config.spool_path).parent))
+                host = metrics.read()
                 self._last_host = now
             body = heartbeat_body(
                 self.config.name,
