@@ -118,3 +118,42 @@ def test_systemd_analyze_security_rates_both_units_well_exposed_below(
     assert float(found.group(1)) <= most, (
         done.stdout
     )  # measured: agent 1.7 (2.0 before), collector 1.4
+
+
+DROP_IN = UNITS / "hotline-agent-no-local-checks.conf"
+
+
+def test_the_agent_unit_leaves_proc_visible_for_process_checks_and_a_drop_in_hides_it() -> None:
+    """`process` checks watch other users' processes (hidden by ProtectProc=invisible) and
+    `resource` checks read /proc/meminfo (hidden by ProcSubset=pid): off in the unit, on in the
+    drop-in offered to agents without such checks."""
+    assert not _lines(AGENT, "ProtectProc") and not _lines(AGENT, "ProcSubset")
+    drop_in = configparser.ConfigParser(interpolation=None)
+    drop_in.optionxform = str  # type: ignore[assignment,method-assign]
+    drop_in.read_string(DROP_IN.read_text())
+    assert dict(drop_in["Service"]) == {"ProtectProc": "invisible", "ProcSubset": "pid"}
+
+
+def _exposure(analyze: str, unit: Path) -> float:
+    done = subprocess.run(
+        [analyze, "security", "--offline=yes", "--no-pager", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d)", done.stdout)
+    assert found, done.stdout + done.stderr
+    return float(found.group(1))
+
+
+def test_the_agent_unit_with_the_proc_drop_in_verifies_and_is_less_exposed(tmp_path: Path) -> None:
+    analyze = require_program("systemd-analyze", "systemd's own check of the units")
+    agent = next(u for u in _installed_copies(tmp_path) if u.name == AGENT.name)
+    alone = _exposure(analyze, agent)
+    # a drop-in's [Service] section merges into the unit's, as a repeated section does
+    agent.write_text(agent.read_text() + "\n" + DROP_IN.read_text())
+    done = subprocess.run(
+        [analyze, "verify", str(agent)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
+    assert _exposure(analyze, agent) < alone
