@@ -18,7 +18,11 @@ A batch is marked (rows tagged with the batch id, the id recorded) in one transa
 is sent, so a retry after a crash sends the same id with the same results; rows are deleted in
 the transaction that records the collector's 202.
 
-All SQLite work runs on one dedicated thread, in order, so the event loop never waits on disk.
+All SQLite work runs on the durable worker (`durable.Worker`: one connection on one thread, in
+order), so the event loop never waits on disk. Each put is a worker transaction in its own
+savepoint, lingering `group_window` for others; a put that fails (a bug in one result) fails
+alone, the others of its group commit. The cap is enforced in the group's transaction, before
+its commit (the worker's `before_commit`).
 
 When the disk refuses (full, I/O error, any SQLite error on write): results are held in memory,
 coalesced like on disk, and written first once a write succeeds again (retried every
@@ -36,10 +40,8 @@ import fcntl
 import json
 import logging
 import sqlite3
-import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +49,7 @@ from typing import Any
 
 from agent.coalesce import RowInfo, can_extend, extend, plan_drops, state_of
 from agent.salvage import RESULT_COLUMNS, SpoolCorrupt, check, is_corrupt, move_aside, salvage
+from durable import Worker
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +164,16 @@ class Spool:
         self._retry_at = 0.0
         self._counters_dirty = False
         self._closed = False
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
-        self._db: sqlite3.Connection | None = None
+        self._worker: Worker | None = None
         self._lockfile: Any = None
-        self._lock = threading.Lock()
-        self._queue: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
-        self._drain_scheduled = False
+        # results whose write failed or was not tried (the disk refuses), by put number, until
+        # `_flush_unheld` holds them (never touched as `_held` is inside a group transaction)
+        self._unheld: list[tuple[int, list[dict[str, Any]]]] = []
+        self._puts = 0
+        self._wrote_held = 0
+        self._group_wrote = False  # a put of the group being committed wrote to disk
+        self._retry_pending = False
+        self._retry_task: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last: dict[str, _Last] = {}
         self._batch: Batch | None = None
@@ -183,18 +190,37 @@ class Spool:
     async def open(self) -> None:
         """Open (or create) the spool; SpoolError naming the file if that is impossible."""
         self._loop = asyncio.get_running_loop()
+        worker = Worker(
+            self._open,
+            name="spool",
+            linger=self.group_window,
+            before_commit=self._before_commit,
+            after_commit=self._after_commit,
+        )
         try:
-            await self._call(self._open)
+            await worker.open()
+            self._worker = worker
+            await worker.run(lambda _conn: self._load())
         except (OSError, sqlite3.Error, SpoolCorrupt) as exc:
+            self._worker = None
+            await worker.close()
             if self._lockfile is not None:
                 self._lockfile.close()
                 self._lockfile = None
             raise SpoolError(f"cannot open the spool {self.path}: {exc}") from exc
 
+    @property
+    def _db(self) -> sqlite3.Connection | None:
+        """The spool's connection (on the worker's thread only), None when closed."""
+        worker = self._worker
+        return None if worker is None or not worker.is_open else worker.connection
+
     async def close(self) -> None:
-        if self._db is not None:
+        worker = self._worker
+        if worker is not None:
             self._retry_at = 0.0  # one last attempt for what is held
-            await self._call(self._drain)  # what is still waiting for its group commit
+            await self.put([])  # after the puts still lingering, in their group
+            await worker.run(lambda _conn: self._flush_unheld())
             if self._held:
                 held = self._held
                 results = sum(int(h.body.get("count", 1)) for h in held)
@@ -206,9 +232,13 @@ class Spool:
                     self._error,
                     results,
                 )
-            await self._call(self._close)
+            self._closed = True
+            self._worker = None
+            await worker.close()  # puts still lingering commit first
+            if self._lockfile is not None:
+                self._lockfile.close()  # releases the flock
+                self._lockfile = None
         self._closed = True
-        self._executor.shutdown(wait=True)
 
     @property
     def has_batch(self) -> bool:
@@ -229,30 +259,28 @@ class Spool:
     async def put(self, results: list[dict[str, Any]]) -> None:
         """Store results; returns once they are committed (fsynced with `fsync: full`), or,
         while the disk refuses writes, once they are held in memory (see the module doc)."""
-        assert self._loop is not None, "Spool.open() first"
-        future: asyncio.Future[None] = self._loop.create_future()
-        with self._lock:
-            self._queue.append((results, future))
-            schedule = not self._drain_scheduled
-            self._drain_scheduled = True
-        if schedule:
-            if self.group_window > 0:
-                self._loop.call_later(self.group_window, self._submit_drain)
-            else:
-                self._submit_drain()
-        await future
-
-    def _submit_drain(self) -> None:
-        if not self._closed:
-            self._executor.submit(self._drain)
+        worker = self._worker
+        assert worker is not None, "Spool.open() first"
+        self._puts += 1
+        put = _Put(self, self._puts, results)
+        try:
+            held = await worker.transaction(put.write, undo=put.undo)
+        except _DISK_ERRORS:  # not on disk: `undo` kept them for memory
+            held = True
+        if held and worker.is_open:
+            await worker.run(lambda _conn: self._flush_unheld())
+        self._data.set()
+        if self._held and not self._closed and not self._retry_pending:
+            assert self._loop is not None
+            self._retry_pending = True
+            delay = max(0.0, self._retry_at - time.monotonic()) + 0.01
+            self._loop.call_later(delay, self._retry_held)
 
     def _retry_held(self) -> None:
         """Try the held results again although nothing new was put."""
-        with self._lock:
-            if self._drain_scheduled or not self._held:
-                return
-            self._drain_scheduled = True
-        self._submit_drain()
+        self._retry_pending = False
+        if self._held and not self._closed and self._worker is not None:
+            self._retry_task = asyncio.ensure_future(self.put([]))
 
     async def wait_for_data(self, timeout: float | None) -> None:
         """Wait until something is put (or `timeout` passes)."""
@@ -279,9 +307,11 @@ class Spool:
     # ---- the spool thread -----------------------------------------------------------------
 
     async def _call(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        assert self._worker is not None, "Spool.open() first"
+        return await self._worker.run(lambda _conn: fn(*args))
 
-    def _open(self) -> None:
+    def _open(self) -> sqlite3.Connection:
+        """The worker's `connect`: lock the spool, open it (or salvage it when corrupt)."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # One agent per spool: a second one (started by hand next to the service) would send
         # the same rows under other batch ids, and the collector would store them twice.
@@ -293,12 +323,15 @@ class Spool:
             raise SpoolError(f"the spool {self.path} is in use by another agent") from None
         self._lockfile = lock
         try:
-            db = self._connect()
+            return self._connect()
         except (sqlite3.DatabaseError, SpoolCorrupt) as exc:
             if not is_corrupt(exc):
                 raise
-            db = self._replace(exc)
-        self._db = db
+            return self._replace(exc)
+
+    def _load(self) -> None:
+        db = self._db
+        assert db is not None
         for name, value in db.execute("SELECT name, value FROM counters"):
             if name == "dropped":
                 self._dropped = value
@@ -379,18 +412,11 @@ class Spool:
         )
         return db
 
-    def _close(self) -> None:
-        assert self._db is not None
-        self._db.close()
-        self._db = None
-        if self._lockfile is not None:
-            self._lockfile.close()  # releases the flock
-            self._lockfile = None
-
     def _guarded(self, fn: Any, *args: Any) -> Any:
         """Run a batch operation; a disk error becomes SpoolWriteError (logged once)."""
         db = self._db
         assert db is not None
+        self._flush_unheld()
         changes = db.total_changes
         try:
             result = fn(*args)
@@ -402,46 +428,32 @@ class Spool:
             self._writable_again()  # it committed a write
         return result
 
-    def _drain(self) -> None:
-        with self._lock:
-            items, self._queue = self._queue, []
-            self._drain_scheduled = False
-        fresh = [r for results, _ in items for r in results]
-        if not fresh and not self._held:
+    def _before_commit(self, db: sqlite3.Connection) -> None:
+        """In the group's transaction, after its puts: the cap, and the counters."""
+        if not self._group_wrote:  # held results only: no write while the disk refuses
             return
-        error: BaseException | None = None
-        if self._error is not None and time.monotonic() < self._retry_at:
-            self._hold(fresh)  # the disk refused a moment ago: do not hammer it
-        else:
-            held = [h.body for h in self._held]
-            try:
-                self._write(held + fresh)
-            except _DISK_ERRORS as exc:  # nothing was committed: keep them in memory
-                self._refused(exc)
-                self._hold(fresh)
-            except BaseException as exc:  # a bug: the callers must hear of it
-                log.exception("spool write failed")
-                error = exc
-            else:
-                self._held, self._held_last = [], {}
-                if self._error is not None:
-                    self._writable_again(len(held))
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._settle, [f for _, f in items], error)
+        if self._bytes > self.max_bytes:
+            self._enforce_cap(db)
+        if self._counters_dirty:
+            self._save_counters(db)
 
-    def _settle(self, futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
-        for future in futures:
-            if future.done():
-                continue
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(error)
-        self._data.set()
-        if self._held and not self._closed:
-            assert self._loop is not None
-            delay = max(0.0, self._retry_at - time.monotonic()) + 0.01
-            self._loop.call_later(delay, self._retry_held)
+    def _after_commit(self, _transactions: int) -> None:
+        if not self._group_wrote:
+            return
+        self._group_wrote = False
+        self._counters_dirty = False
+        if self._error is not None and not self._held and not self._unheld:
+            self._writable_again(self._wrote_held)  # a write reached the disk
+        self._wrote_held = 0
+
+    def _flush_unheld(self) -> None:
+        """Hold, in put order, the results whose write failed or was not tried (outside any
+        group transaction: `undo` may still give back what a group took from `_held`)."""
+        if not self._unheld:
+            return
+        unheld, self._unheld = sorted(self._unheld, key=lambda u: u[0]), []
+        for _, results in unheld:
+            self._hold(results)
 
     def _refused(self, exc: BaseException) -> None:
         """The disk refused a write: log once per episode (and when the reason changes)."""
@@ -511,36 +523,6 @@ class Spool:
         self._dropped += results
         self._dropped_changes += changes
         self._counters_dirty = True  # persisted with the next commit that succeeds
-
-    def _write(self, results: list[dict[str, Any]]) -> None:
-        db = self._db
-        assert db is not None
-        undo = {}
-        dropped = self._dropped, self._dropped_changes
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for result in results:
-                key = f"{result['component']}\x1f{result['probe']}"
-                if key not in undo:
-                    undo[key] = self._last.get(key)
-                self._write_one(db, key, result)
-            if self._bytes > self.max_bytes:
-                self._enforce_cap(db)
-            if self._counters_dirty:
-                self._save_counters(db)
-            db.execute("COMMIT")
-        except BaseException:
-            _rollback(db)
-            for key, last in undo.items():  # keep the index in step with what is on disk
-                if last is None:
-                    self._last.pop(key, None)
-                else:
-                    self._last[key] = last
-            self._dropped, self._dropped_changes = dropped
-            with contextlib.suppress(*_DISK_ERRORS):
-                self._recount(db)
-            raise
-        self._counters_dirty = False
 
     def _save_counters(self, db: sqlite3.Connection) -> None:
         for name, value in (("dropped", self._dropped), ("dropped_changes", self._dropped_changes)):
@@ -711,3 +693,76 @@ class Spool:
 
 def _dumps(body: dict[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+class _Put:
+    """One `put` as a worker transaction: written in its own savepoint, held results first;
+    `undo` takes back what it did in memory when its work did not reach the disk."""
+
+    def __init__(self, spool: Spool, number: int, results: list[dict[str, Any]]) -> None:
+        self.spool = spool
+        self.number = number
+        self.results = results
+        self.took: tuple[list[_Held], dict[str, int], list[Any]] | None = None
+        self.before: tuple[Any, ...] = ()
+        self.last: dict[str, _Last | None] = {}
+
+    def write(self, db: sqlite3.Connection) -> bool:
+        """True when the results were only kept for memory (the disk refused a moment ago)."""
+        spool = self.spool
+        if spool._error is not None and time.monotonic() < spool._retry_at:
+            spool._unheld.append((self.number, self.results))  # do not hammer the disk
+            return True
+        held, unheld = spool._held, sorted(spool._unheld, key=lambda u: u[0])
+        if not held and not unheld and not self.results:
+            return False
+        self.took = (held, spool._held_last, unheld)
+        self.before = (
+            spool._rows,
+            spool._bytes,
+            spool.unbatched,
+            spool.unbatched_since,
+            spool._dropped,
+            spool._dropped_changes,
+        )
+        spool._held, spool._held_last, spool._unheld = [], {}, []
+        spool._wrote_held = len(held) + sum(len(r) for _, r in unheld)
+        spool._group_wrote = True
+        bodies = [h.body for h in held] + [r for _, rs in unheld for r in rs] + self.results
+        for result in bodies:
+            key = f"{result['component']}\x1f{result['probe']}"
+            if key not in self.last:
+                self.last[key] = spool._last.get(key)
+            spool._write_one(db, key, result)
+        return False
+
+    def undo(self, exc: BaseException) -> None:
+        spool = self.spool
+        spool._group_wrote = False  # whatever it wrote is gone; later puts set it again
+        if self.took is None:
+            if isinstance(exc, _DISK_ERRORS) and not any(
+                n == self.number for n, _ in spool._unheld
+            ):
+                spool._refused(exc)
+                spool._unheld.append((self.number, self.results))
+            return
+        for key, last in self.last.items():  # keep the index in step with what is on disk
+            if last is None:
+                spool._last.pop(key, None)
+            else:
+                spool._last[key] = last
+        (
+            spool._rows,
+            spool._bytes,
+            spool.unbatched,
+            spool.unbatched_since,
+            spool._dropped,
+            spool._dropped_changes,
+        ) = self.before
+        held, held_last, unheld = self.took
+        spool._held, spool._held_last = held, held_last  # what it took goes back
+        spool._unheld.extend(unheld)
+        if isinstance(exc, _DISK_ERRORS):
+            spool._refused(exc)
+            spool._unheld.append((self.number, self.results))
+        self.took, self.last = None, {}
