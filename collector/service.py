@@ -8,7 +8,6 @@ only translates requests to these methods.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from collector.aio import cancel_and_wait
 from collector.config import CollectorConfig
 from collector.domain.engine import (
     Changes,
@@ -30,9 +30,9 @@ from collector.domain.engine import (
     member_of,
 )
 from collector.domain.facts import build_facts
-from collector.domain.inspection import BACKUP_KEY, VALUE_KEYS, backup_events, build_inspection
 from collector.domain.incidents import IncidentChanges, IncidentTracker
 from collector.domain.ingest import Batch, parse_batch
+from collector.domain.inspection import BACKUP_KEY, VALUE_KEYS, backup_events, build_inspection
 from collector.domain.maintenance import check_rrule, classify, covered, in_window, occurrences
 from collector.domain.model import (
     AuditEntry,
@@ -152,11 +152,7 @@ class Collector:
             self._tasks.append(asyncio.create_task(self._health_ticker(), name="store-health"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         if self.notifier is not None:
             await self.notifier.stop()
@@ -289,7 +285,9 @@ class Collector:
     async def check_health(self) -> str:
         """`health()` now, kept as the last result (a check that hangs counts as a failure)."""
         try:
-            reason = await asyncio.wait_for(self.health(), timeout=max(self.health_seconds, 10.0))
+            # asyncio.timeout, not wait_for: wait_for can swallow the ticker's cancellation
+            async with asyncio.timeout(max(self.health_seconds, 10.0)):
+                reason = await self.health()
         except TimeoutError:
             reason = "store health check timed out"
         except Exception as exc:  # a store whose health check itself fails is not healthy

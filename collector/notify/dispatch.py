@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from collector.aio import cancel_and_wait
 from collector.domain.engine import Event, EventType
 from collector.domain.model import Incident, IntervalKind, Millis, Outage
 from collector.notify import messages as msg
@@ -293,10 +294,9 @@ class Alerter:
 
     async def stop(self) -> None:
         """Stop sending; what is not sent stays in the outbox for the next start."""
-        tasks = [t for t in (self._worker, self._silent.task, *self._tasks) if t is not None]
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(
+            t for t in (self._worker, self._silent.task, *self._tasks) if t is not None
+        )
         self._worker = None
         self._silent.task = None
         self._tasks.clear()

@@ -72,6 +72,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from collector.aio import cancel_and_wait
 from collector.domain.engine import CONFIG_ERROR, Event
 from collector.domain.model import SYSTEMS
 from collector.domain.timefmt import format_instant
@@ -708,9 +709,7 @@ class RunbookRunner:
         if not tasks:
             return
         _, pending = await asyncio.wait(tasks, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        await cancel_and_wait(pending)
 
     async def _run_and_tell(self, book: Runbook, event: Event, system: str | None) -> Outcome:
         outcome = await self.run(book, event, system)
