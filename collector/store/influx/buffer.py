@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from collector.aio import cancel_and_wait
 from durable import Worker
 
 log = logging.getLogger("collector.buffer")
@@ -188,9 +189,7 @@ class DurableBuffer:
         self._closing = True
         self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
         await worker.close()  # queued transactions commit first (their callers wait for them)
         self._worker = None
@@ -402,8 +401,9 @@ class DurableBuffer:
                 if failures == 1 or failures % 20 == 0:
                     log.warning("buffer %s: delivery failed (%s); retrying", self.path.name, exc)
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._sleep_until_closing(), delay)
+                with contextlib.suppress(TimeoutError):  # (not wait_for: see collector/aio.py)
+                    async with asyncio.timeout(delay):
+                        await self._sleep_until_closing()
 
     async def _sleep_until_closing(self) -> None:
         while not self._closing:
