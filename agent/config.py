@@ -34,6 +34,7 @@ import yaml
 
 from agent import yamlmarks
 from agent.yamlmarks import MarkedDict, MarkedList, line_of
+from conffile import SecretFileError, read_secret
 from probes import SPECS, OptionError, check_probe, resolve_paths
 
 SYSTEMS = ("acd", "ivr", "seat", "callsys", "other")
@@ -110,14 +111,10 @@ class AgentConfig:
         """The bearer token from its file or environment variable; ConfigError if absent."""
         if self.token_file:
             try:
-                token = Path(self.token_file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(
-                    [f"collector.token_file: cannot read {self.token_file}: {exc.strerror}"]
-                ) from None
-            if not token:
-                raise ConfigError([f"collector.token_file: {self.token_file} is empty"])
-            return token
+                return read_secret(self.token_file)
+            except SecretFileError as exc:
+                problem = f"{exc.path} is empty" if exc.empty else f"cannot read {exc}"
+                raise ConfigError([f"collector.token_file: {problem}"]) from None
         token = os.environ.get(self.token_env or "", "").strip()
         if not token:
             raise ConfigError(

@@ -33,6 +33,7 @@ from collector.domain.model import SYSTEMS
 from collector.notify.config import AlertsConfig, AlertsConfigError, parse_alerts
 from collector.notify.runbooks import Runbook, RunbookConfigError, check_files, parse_runbooks
 from collector.statedir import default_state_dir
+from conffile import SecretFileError, read_secret
 
 DEFAULT_STORE = "sqlite:///var/lib/hotline-collector/store.db"
 
@@ -351,13 +352,10 @@ def _principals(
             if not file.is_absolute():
                 file = base / file
             try:
-                token = file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise where.error(
-                    (*at, "token_file"), f"cannot read {file}: {exc.strerror}"
-                ) from None
-            if not token:
-                raise where.error((*at, "token_file"), f"{file} is empty")
+                token = read_secret(file)
+            except SecretFileError as exc:
+                problem = f"{file} is empty" if exc.empty else f"cannot read {exc}"
+                raise where.error((*at, "token_file"), problem) from None
         out.append(Principal(name, token.strip(), role))
     return out
 

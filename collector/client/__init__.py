@@ -9,5 +9,5 @@
 
 It speaks to the collector over HTTP only: it imports nothing of the server (`collector.domain`,
 `collector.api`, `collector.store`, `collector.service`), so it can run on an operator's laptop.
-May import: the standard library and httpx.
+May import: the standard library, httpx and `conffile` (the token file).
 """

@@ -7,10 +7,11 @@ The operator's token comes from `--token-file`, the file `$HOTLINE_TOKEN_FILE` n
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import httpx
+
+from conffile import SecretFileError, read_secret
 
 
 class ClientError(Exception):
@@ -28,12 +29,9 @@ def read_token(token_file: str | None) -> str:
         token_file, where = os.environ["HOTLINE_TOKEN_FILE"].strip(), "HOTLINE_TOKEN_FILE"
     if token_file:
         try:
-            token = Path(token_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ClientError(f"{where} {token_file}: {exc.strerror}", usage=True) from None
-        if not token:
-            raise ClientError(f"{where} {token_file}: empty", usage=True)
-        return token
+            return read_secret(token_file)
+        except SecretFileError as exc:
+            raise ClientError(f"{where} {token_file}: {exc.reason}", usage=True) from None
     token = os.environ.get("HOTLINE_TOKEN", "").strip()
     if not token:
         raise ClientError(

@@ -10,5 +10,6 @@
 - `buffer`: `DurableBuffer`, the on-disk buffer replayed when InfluxDB is back.
 
 May import: `collector.domain.model` and `collector.domain.timefmt`, `collector.store.base`,
-`collector.statedir` — nothing of `collector.api`, `collector.service` or `collector.client`.
+`collector.statedir`, `conffile` (its token and password files) — nothing of `collector.api`,
+`collector.service` or `collector.client`.
 """

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import httpx
 
 from collector.store.base import StoreError
+from conffile import SecretFileError, read_secret
 
 DEFAULT_PORT = 8086
 ENV_PASSWORD = "HOTLINE_INFLUX_PASSWORD"
@@ -86,9 +87,11 @@ class InfluxTarget:
 
 def _read_secret(path: str, what: str) -> str:
     try:
-        return Path(path).read_text().strip()
-    except OSError as exc:
-        raise StoreError(f"cannot read the InfluxDB {what} file {path}: {exc.strerror}") from None
+        return read_secret(path)
+    except SecretFileError as exc:
+        if exc.empty:
+            raise StoreError(f"the InfluxDB {what} file {path} is empty") from None
+        raise StoreError(f"cannot read the InfluxDB {what} file {path}: {exc.reason}") from None
 
 
 def parse_url(
