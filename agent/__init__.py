@@ -1,6 +1,6 @@
 """The hotline agent: runs probes on schedule and ships every result to the collector.
 
-    config = load_config("agent.yaml")       # ConfigError names file, line and field
+    config = load_config("agent.yaml")       # AgentConfigError names file, line and field
     await Agent("agent.yaml", config).run()  # until SIGTERM; SIGHUP reloads
     await run_once(config)                   # every check once, wire-form records
 
@@ -15,7 +15,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.config import AgentConfig, Check, ConfigError, load_config
+    from agent.config import AgentConfig, AgentConfigError, Check, load_config
     from agent.health import Health
     from agent.service import Agent, run_once
     from agent.spool import Batch, Spool, SpoolError, SpoolStats
@@ -27,7 +27,7 @@ _WHERE = {
     "AgentConfig": "agent.config",
     "Batch": "agent.spool",
     "Check": "agent.config",
-    "ConfigError": "agent.config",
+    "AgentConfigError": "agent.config",
     "Health": "agent.health",
     "Spool": "agent.spool",
     "SpoolError": "agent.spool",
@@ -46,9 +46,9 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Agent",
     "AgentConfig",
+    "AgentConfigError",
     "Batch",
     "Check",
-    "ConfigError",
     "Health",
     "Spool",
     "SpoolError",

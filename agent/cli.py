@@ -81,14 +81,14 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from agent.config import ConfigError, load_config
+    from agent.config import AgentConfigError, load_config
 
     setup_logging(args.log_level)
     try:
         config = load_config(args.config)
         if not (args.check or args.once):
             config.read_token()
-    except ConfigError as exc:
+    except AgentConfigError as exc:
         print(f"hotline agent: invalid config {args.config}:", file=sys.stderr)
         for error in exc.errors:
             print(f"  {error}", file=sys.stderr)

@@ -37,6 +37,7 @@ from agent.yamlmarks import MarkedDict, MarkedList, line_of
 from conffile import SecretFileError, read_secret
 from probes import SPECS, OptionError, check_probe, resolve_paths
 
+# the results contract's `system` values (the collector checks the same list in its domain.model)
 SYSTEMS = ("acd", "ivr", "seat", "callsys", "other")
 # What a probe kind is (its default target, concurrency, option parser) is said once, in its
 # module's SPEC (probes.spec.KindSpec); this loader reads it from the registry.
@@ -47,7 +48,7 @@ _SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
 _SIZE_UNITS |= {"kib": 1024, "mib": 1024**2, "gib": 1024**3}
 
 
-class ConfigError(Exception):
+class AgentConfigError(Exception):
     """The configuration is wrong; `errors` holds one `file:line: field: message` per problem."""
 
     def __init__(self, errors: list[str]) -> None:
@@ -108,16 +109,16 @@ class AgentConfig:
     files: tuple[str, ...] = field(default=())
 
     def read_token(self) -> str:
-        """The bearer token from its file or environment variable; ConfigError if absent."""
+        """The bearer token from its file or environment variable; AgentConfigError if absent."""
         if self.token_file:
             try:
                 return read_secret(self.token_file)
             except SecretFileError as exc:
                 problem = f"{exc.path} is empty" if exc.empty else f"cannot read {exc}"
-                raise ConfigError([f"collector.token_file: {problem}"]) from None
+                raise AgentConfigError([f"collector.token_file: {problem}"]) from None
         token = os.environ.get(self.token_env or "", "").strip()
         if not token:
-            raise ConfigError(
+            raise AgentConfigError(
                 [f"collector.token_env: environment variable {self.token_env} is not set or empty"]
             )
         return token
@@ -274,7 +275,7 @@ class _Defaults:
 def load_config(path: str | os.PathLike[str], known_kinds: Iterable[str] = KINDS) -> AgentConfig:
     """Read and validate the agent config at `path` (with its includes and seat CSVs).
 
-    Raises ConfigError listing every problem found, each naming file, line and field.
+    Raises AgentConfigError listing every problem found, each naming file, line and field.
     Every probe's target and options are parsed as the probe will parse them (an unknown
     option, a bad value, a file that cannot be read or an unset `NAME_env` variable is an
     error here, not a `config_error` result later); relative file paths in options are taken
@@ -286,7 +287,7 @@ def load_config(path: str | os.PathLike[str], known_kinds: Iterable[str] = KINDS
     kinds = tuple(known_kinds)
     data = _load_yaml(path, errors)
     if errors.items:
-        raise ConfigError(errors.items)
+        raise AgentConfigError(errors.items)
     root = _Reader(errors, str(path), data, "")
     root.known(
         [
@@ -379,7 +380,7 @@ def load_config(path: str | os.PathLike[str], known_kinds: Iterable[str] = KINDS
             files.append(match)
 
     if errors.items:
-        raise ConfigError(errors.items)
+        raise AgentConfigError(errors.items)
     return AgentConfig(
         name=name,
         collector_url=url.rstrip("/"),

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.config import AgentConfig, Check, ConfigError, load_config
+from agent.config import AgentConfig, AgentConfigError, Check, load_config
 from agent.health import Health, clock_step
 from agent.heartbeat import HostMetrics, heartbeat_body
 from agent.schedule import Scheduler
@@ -142,7 +142,7 @@ class Agent:
             try:
                 config = load_config(self.config_path)
                 token = config.read_token()
-            except ConfigError as exc:
+            except AgentConfigError as exc:
                 log.error("reload failed, keeping the running config:\n%s", exc)
                 return False
             await _prepare(config.checks)

@@ -16,6 +16,6 @@ Rooms (nothing is imported here, so `hotline` subcommands start light):
 - `collector.api`: `app.create_app`, the HTTP face over the service;
 - `collector.client`: the HTTP client and `hotline maint|incident` — imports nothing of the
   server;
-- `collector.config` (`load_config`, `CollectorConfig`, `ConfigError`), `collector.statedir`,
-  `collector.yamlload`, `collector.cli`: the edge.
+- `collector.config` (`load_config`, `CollectorConfig`, `CollectorConfigError`),
+  `collector.statedir`, `collector.yamlload`, `collector.cli`: the edge.
 """

@@ -23,7 +23,7 @@ def _check_sqlite(store: Any, where: str) -> None:
     error (exit 3) here, not three tracebacks from the server's lifespan."""
     import asyncio
 
-    from collector.config import ConfigError
+    from collector.config import CollectorConfigError
     from collector.store import SqliteStore, StoreError
 
     if not isinstance(store, SqliteStore):
@@ -39,7 +39,9 @@ def _check_sqlite(store: Any, where: str) -> None:
         asyncio.run(probe())
     except (StoreError, OSError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"{where}: cannot open the SQLite store {store.path}: {reason}") from None
+        raise CollectorConfigError(
+            f"{where}: cannot open the SQLite store {store.path}: {reason}"
+        ) from None
 
 
 def _check_tls(config: Any, path: str) -> None:
@@ -48,7 +50,7 @@ def _check_tls(config: Any, path: str) -> None:
     not a traceback from uvicorn (nor a passphrase prompt)."""
     import ssl
 
-    from collector.config import ConfigError, key_line
+    from collector.config import CollectorConfigError, key_line
 
     if config.tls_cert_file is None:
         return
@@ -61,7 +63,7 @@ def _check_tls(config: Any, path: str) -> None:
         context.load_cert_chain(config.tls_cert_file, config.tls_key_file, password=no_passphrase)
     except (ssl.SSLError, ValueError, OSError) as exc:
         where = f"{path}:{key_line(path, 'tls_key_file')}: tls_key_file"
-        raise ConfigError(
+        raise CollectorConfigError(
             f"{where}: cannot use {config.tls_key_file} with {config.tls_cert_file}: {exc}"
         ) from None
 
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from collector.api.app import create_app
-    from collector.config import ConfigError, key_line, load_config, split_listen
+    from collector.config import CollectorConfigError, key_line, load_config, split_listen
     from collector.service import Collector
     from collector.statedir import StateDirError, ensure_state_dir
     from collector.store import StoreError, open_store
@@ -97,18 +99,18 @@ def run(args: argparse.Namespace) -> int:
         try:
             host, port = split_listen(config.listen)
         except ValueError as exc:
-            raise ConfigError(f"--listen: {exc}") from None
+            raise CollectorConfigError(f"--listen: {exc}") from None
         try:
             ensure_state_dir(config.state_dir)
         except StateDirError as exc:
-            raise ConfigError(f"{args.config}: state_dir: {exc}") from None
+            raise CollectorConfigError(f"{args.config}: state_dir: {exc}") from None
         store = open_store(config.store, config.store_token_file, state_dir=config.state_dir)
         where = (
             "--store" if args.store else f"{args.config}:{key_line(args.config, 'store')}: store"
         )
         _check_sqlite(store, where)
         _check_tls(config, args.config)
-    except (ConfigError, StoreError, ValueError) as exc:
+    except (CollectorConfigError, StoreError, ValueError) as exc:
         print(f"hotline collector: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logging.basicConfig(

@@ -38,7 +38,7 @@ from conffile import SecretFileError, read_secret
 DEFAULT_STORE = "sqlite:///var/lib/hotline-collector/store.db"
 
 
-class ConfigError(Exception):
+class CollectorConfigError(Exception):
     """The configuration is wrong; the message names the file, line and key."""
 
 
@@ -104,13 +104,13 @@ class _Where:
             for i, item in enumerate(node.value):
                 self._walk(item, (*at, i))
 
-    def error(self, at: tuple[Any, ...], message: str) -> ConfigError:
+    def error(self, at: tuple[Any, ...], message: str) -> CollectorConfigError:
         probe = at
         while probe and probe not in self.lines:
             probe = probe[:-1]
         line = self.lines.get(probe, 1)
         key = ".".join(str(p) for p in at) or "(top)"
-        return ConfigError(f"{self.path}:{line}: {key}: {message}")
+        return CollectorConfigError(f"{self.path}:{line}: {key}: {message}")
 
 
 def load_config(path: str | Path) -> CollectorConfig:
@@ -119,7 +119,9 @@ def load_config(path: str | Path) -> CollectorConfig:
     try:
         data = yamlload.construct(root)
     except yamlload.YamlError as exc:
-        raise ConfigError(f"{path}:{exc.line or 1}: {exc.key or '(top)'}: {exc.problem}") from None
+        raise CollectorConfigError(
+            f"{path}:{exc.line or 1}: {exc.key or '(top)'}: {exc.problem}"
+        ) from None
     where = _Where(str(path), root)
     if data is None:
         data = {}
@@ -133,16 +135,18 @@ def _compose(path: Path) -> yaml.Node | None:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        raise CollectorConfigError(f"{path}: cannot read: {exc.strerror}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"{path}:{line}: (top): not UTF-8 text: {exc.reason}") from None
+        raise CollectorConfigError(f"{path}:{line}: (top): not UTF-8 text: {exc.reason}") from None
     try:
         return yamlload.compose(text)
     except yamlload.YamlError as exc:
-        raise ConfigError(f"{path}:{exc.line or 1}: {exc.key or '(top)'}: {exc.problem}") from None
+        raise CollectorConfigError(
+            f"{path}:{exc.line or 1}: {exc.key or '(top)'}: {exc.problem}"
+        ) from None
 
 
 def key_line(path: str | Path, key: str) -> int:

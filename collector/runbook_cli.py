@@ -36,14 +36,14 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import time
 
-    from collector.config import ConfigError, load_config
+    from collector.config import CollectorConfigError, load_config
     from collector.domain.engine import Event, EventType
     from collector.domain.model import Outage
     from collector.notify.runbooks import RunbookRunner, matches, plan
 
     try:
         config = load_config(args.config)
-    except ConfigError as exc:
+    except CollectorConfigError as exc:
         print(f"hotline runbook: {exc}", file=sys.stderr)
         return 3
     now = time.time_ns() // 1_000_000

@@ -31,7 +31,7 @@ from collector.domain.engine import (
 )
 from collector.domain.facts import build_facts
 from collector.domain.incidents import IncidentChanges, IncidentTracker
-from collector.domain.ingest import Batch, parse_batch
+from collector.domain.ingest import IngestBatch, parse_batch
 from collector.domain.inspection import BACKUP_KEY, VALUE_KEYS, backup_events, build_inspection
 from collector.domain.maintenance import check_rrule, classify, covered, in_window, occurrences
 from collector.domain.model import (
@@ -323,7 +323,7 @@ class Collector:
             await asyncio.sleep(6 * 3600)
 
     # -- the data path -----------------------------------------------------------------------
-    async def ingest(self, batch: Batch) -> IngestResult:
+    async def ingest(self, batch: IngestBatch) -> IngestResult:
         """Store the batch durably, then apply it to the engine. The store is written outside
         the lock, so concurrent batches share its commit (one fsync for all, where the store
         groups commits); the store keeps each batch id once. Before the state is rebuilt
@@ -429,7 +429,7 @@ class Collector:
         await self.heartbeat(hb)
         return hb
 
-    def parse_batch(self, data: Any) -> Batch:
+    def parse_batch(self, data: Any) -> IngestBatch:
         """Validate an ingest body against the registered components, now and the config's
         limits (raises `BatchError`)."""
         return parse_batch(
@@ -440,7 +440,7 @@ class Collector:
             int(self.config.keep_days * DAY),
         )
 
-    async def parse_batch_async(self, data: Any) -> Batch:
+    async def parse_batch_async(self, data: Any) -> IngestBatch:
         """`parse_batch`, in a worker thread for a big batch (90,000 results take ~0.3 s to
         validate; the loop keeps answering meanwhile). The thread checks against a copy of the
         registered components: one registered meanwhile with another system is moved to the
@@ -991,7 +991,7 @@ def _ordered(windows: list[MaintenanceWindow]) -> list[MaintenanceWindow]:
     return sorted(windows, key=lambda w: (w.start, w.id))
 
 
-def _recheck_systems(batch: Batch, systems: dict[str, str]) -> None:
+def _recheck_systems(batch: IngestBatch, systems: dict[str, str]) -> None:
     """Move results naming a component registered (meanwhile) with another system to rejected."""
     if all(systems.get(s.component, s.system) == s.system for s in batch.samples):
         return

@@ -26,7 +26,7 @@ _EVENTS = {
 }
 _SEVERITY = {"P1": "一级（P1）", "P2": "二级（P2）", "P3": "三级（P3）"}
 _BLANK = "（待填写）"
-_SYSTEMS = {"acd": "排队机", "ivr": "IVR", "seat": "座席终端", "callsys": "话务系统"}
+_SYSTEM_NAMES = {"acd": "排队机", "ivr": "IVR", "seat": "座席终端", "callsys": "话务系统"}
 _DUE_RULE = "恢复后第 2 个工作日 24:00 前"
 EAST_ASIAN_FONT = "宋体"  # SimSun: in every Chinese Word; fontconfig maps it to Noto CJK on Linux
 LATIN_FONT = "Times New Roman"
@@ -73,7 +73,7 @@ def _systems_text(incident: Mapping[str, Any], systems: Mapping[str, str] | None
     names: list[str] = []
     for c in incident["components"]:
         system = (systems or {}).get(c)
-        name = _SYSTEMS.get(system, system or "—") if system else "—"
+        name = _SYSTEM_NAMES.get(system, system or "—") if system else "—"
         if name not in names:
             names.append(name)
     return "、".join(n for n in names if n != "—") or "—"

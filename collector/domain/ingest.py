@@ -42,7 +42,10 @@ class BatchError(ValueError):
 
 
 @dataclass(slots=True)
-class Batch:
+class IngestBatch:
+    """One agent's request after validation: the samples that passed, the results refused and
+    why (not the agent's `agent.spool.Batch`, the rows it takes from its spool to send)."""
+
     agent: str
     batch_id: str | None
     samples: list[Sample] = field(default_factory=list)
@@ -56,7 +59,7 @@ def parse_batch(
     now: Millis,
     max_future_ms: int = 300_000,
     max_age_ms: int | None = None,
-) -> Batch:
+) -> IngestBatch:
     """Validate a decoded JSON batch. `known` maps registered components to their systems;
     components first seen in this batch register with their first result's system. With
     `max_age_ms` (the longest retention), results older than `now - max_age_ms` are rejected."""
@@ -78,7 +81,7 @@ def parse_batch(
     results = body.get("results")
     if not isinstance(results, list):
         raise BatchError("results: required, a list of results")
-    out = Batch(agent, batch_id)
+    out = IngestBatch(agent, batch_id)
     seen: dict[str, str] = {}
     limit = now + max_future_ms
     floor = MIN_INSTANT if max_age_ms is None else max(MIN_INSTANT, now - max_age_ms)

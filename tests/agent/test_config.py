@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ConfigError, load_config
+from agent.config import AgentConfigError, load_config
 from hotline.cli import main
 
 HEAD = """\
@@ -24,7 +24,7 @@ def _write(tmp_path: Path, text: str, name: str = "agent.yaml") -> Path:
 
 
 def _errors(path: Path) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(AgentConfigError) as caught:
         load_config(path)
     return caught.value.errors
 
@@ -225,7 +225,7 @@ def test_example_configs_are_valid(tmp_path: Path) -> None:
     shutil.copytree(source, tmp_path / "agent")
     examples = sorted((tmp_path / "agent").glob("*.yaml"))
     assert examples, "configs/agent/*.yaml missing"
-    with pytest.raises(ConfigError) as caught:  # the files they name are not installed yet
+    with pytest.raises(AgentConfigError) as caught:  # the files they name are not installed yet
         load_config(tmp_path / "agent" / "example.yaml")
     assert all(any(name in e for name in EXAMPLE_FILES) for e in caught.value.errors)
     for name in EXAMPLE_FILES:

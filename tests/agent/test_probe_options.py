@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from agent import service
-from agent.config import Check, ConfigError, load_config
+from agent.config import AgentConfigError, Check, load_config
 from agent.health import Health
 from agent.schedule import Scheduler
 from probes import ProbeResult, Reason
@@ -36,7 +36,7 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _errors(path: Path) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(AgentConfigError) as caught:
         load_config(path)
     return caught.value.errors
 

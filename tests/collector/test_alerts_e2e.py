@@ -201,7 +201,7 @@ async def test_metrics_have_a_gauge_per_component(alerting: Served) -> None:
 def test_alert_config_errors_name_file_line_and_key(
     tmp_path: Path, snippet: str, where: str
 ) -> None:
-    from collector.config import ConfigError, load_config
+    from collector.config import CollectorConfigError, load_config
 
     path = tmp_path / "collector.yaml"
     path.write_text(
@@ -213,7 +213,7 @@ def test_alert_config_errors_name_file_line_and_key(
         "alerts:\n"
         "  public_url: https://c.example\n" + snippet
     )
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(CollectorConfigError) as err:
         load_config(path)
     assert f"{path}{where}" in str(err.value)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.config import ConfigError, load_config
+from collector.config import CollectorConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,30 +40,32 @@ def test_token_is_not_in_the_repr(tmp_path: Path) -> None:
 
 def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
     path = write(tmp_path, "listen: 127.0.0.1:9\n\ndown_afterr: 3\n")
-    with pytest.raises(ConfigError, match=r"collector\.yaml:3: down_afterr: unknown key"):
+    with pytest.raises(CollectorConfigError, match=r"collector\.yaml:3: down_afterr: unknown key"):
         load_config(path)
 
 
 def test_nested_unknown_key_names_its_path(tmp_path: Path) -> None:
     path = write(tmp_path, "agents:\n  - name: a1\n    tokn: x\n")
-    with pytest.raises(ConfigError, match=r":3: agents\.0\.tokn: unknown key"):
+    with pytest.raises(CollectorConfigError, match=r":3: agents\.0\.tokn: unknown key"):
         load_config(path)
 
 
 def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "listen: 127.0.0.1:9\nagents: [\n")
-    with pytest.raises(ConfigError, match=r"collector\.yaml:\d+: \(top\): broken YAML"):
+    with pytest.raises(CollectorConfigError, match=r"collector\.yaml:\d+: \(top\): broken YAML"):
         load_config(path)
 
 
 def test_bad_values_are_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"down_after: must be ≥ 1"):
+    with pytest.raises(CollectorConfigError, match=r"down_after: must be ≥ 1"):
         load_config(write(tmp_path, "down_after: 0\n"))
-    with pytest.raises(ConfigError, match=r"composite\.ivr: must be any, all or \{k: N\}"):
+    with pytest.raises(CollectorConfigError, match=r"composite\.ivr: must be any, all or \{k: N\}"):
         load_config(write(tmp_path, "composite: {ivr: most}\n"))
-    with pytest.raises(ConfigError, match=r"agents\.0: give exactly one of token, token_file"):
+    with pytest.raises(
+        CollectorConfigError, match=r"agents\.0: give exactly one of token, token_file"
+    ):
         load_config(write(tmp_path, "agents: [{name: a1}]\n"))
-    with pytest.raises(ConfigError, match=r"token_file: cannot read"):
+    with pytest.raises(CollectorConfigError, match=r"token_file: cannot read"):
         load_config(write(tmp_path, "agents: [{name: a1, token_file: missing.token}]\n"))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.config import ConfigError, load_config
+from collector.config import CollectorConfigError, load_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,13 +42,15 @@ def test_a_duplicate_top_level_key_is_refused_naming_its_line(tmp_path: Path) ->
         tmp_path,
         "agents: [{name: a1, token: t1}]\ndown_after: 3\nagents: [{name: a2, token: t2}]\n",
     )
-    with pytest.raises(ConfigError, match=rf"^{path}:3: agents: duplicate key \(first on line 1\)"):
+    with pytest.raises(
+        CollectorConfigError, match=rf"^{path}:3: agents: duplicate key \(first on line 1\)"
+    ):
         load_config(path)
 
 
 def test_a_duplicate_nested_key_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "agents:\n  - name: a1\n    token: t1\n    name: a2\n")
-    with pytest.raises(ConfigError, match=rf"^{path}:4: name: duplicate key"):
+    with pytest.raises(CollectorConfigError, match=rf"^{path}:4: name: duplicate key"):
         load_config(path)
 
 
@@ -67,38 +69,40 @@ def test_an_alias_bomb_is_refused_within_a_second(tmp_path: Path) -> None:
     lines.append("agents: *a9")
     path = write(tmp_path, "\n".join(lines) + "\n")
     started = time.monotonic()
-    with pytest.raises(ConfigError, match=rf"^{path}:\d+: \(top\): aliases expand to over"):
+    with pytest.raises(
+        CollectorConfigError, match=rf"^{path}:\d+: \(top\): aliases expand to over"
+    ):
         load_config(path)
     assert time.monotonic() - started < 10  # refused before expanding (it ran 60 s, 4.4 GB)
 
 
 def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "dependencies: &d {x: *d}\n")
-    with pytest.raises(ConfigError, match=rf"^{path}:\d+: \(top\): "):
+    with pytest.raises(CollectorConfigError, match=rf"^{path}:\d+: \(top\): "):
         load_config(path)
 
 
 def test_deep_nesting_is_refused_without_a_traceback(tmp_path: Path) -> None:
     path = write(tmp_path, "alerts: " + "[" * 50_000 + "]" * 50_000 + "\n")
-    with pytest.raises(ConfigError, match=rf"^{path}:\d+: "):
+    with pytest.raises(CollectorConfigError, match=rf"^{path}:\d+: "):
         load_config(path)
 
 
 def test_a_port_out_of_range_names_file_line_and_key(tmp_path: Path) -> None:
     path = write(tmp_path, "down_after: 3\nlisten: 127.0.0.1:99999\n")
-    with pytest.raises(ConfigError, match=rf"^{path}:2: listen: .*1 to 65535"):
+    with pytest.raises(CollectorConfigError, match=rf"^{path}:2: listen: .*1 to 65535"):
         load_config(path)
 
 
 def test_a_file_that_is_not_utf8_names_file_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, b"down_after: 3\n# caf\xe9\n")
-    with pytest.raises(ConfigError, match=rf"^{path}:2: \(top\): not UTF-8"):
+    with pytest.raises(CollectorConfigError, match=rf"^{path}:2: \(top\): not UTF-8"):
         load_config(path)
 
 
 def test_a_sqlite_url_without_a_path_names_the_key(tmp_path: Path) -> None:
     path = write(tmp_path, "down_after: 3\nstore: sqlite:///\n")
-    with pytest.raises(ConfigError, match=rf"^{path}:2: store: sqlite URL needs a path"):
+    with pytest.raises(CollectorConfigError, match=rf"^{path}:2: store: sqlite URL needs a path"):
         load_config(path)
 
 

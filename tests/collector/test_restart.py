@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector.domain.ingest import Batch, parse_batch
+from collector.domain.ingest import IngestBatch, parse_batch
 from collector.domain.model import IntervalKind
 from collector.domain.timefmt import format_instant
 from collector.service import Collector
@@ -15,7 +15,7 @@ from tests.collector.conftest import T0, Clock, make_config
 S = 1000
 
 
-def batch(collector: Collector, pattern: str, t0: int, component: str = "ivr-1") -> Batch:
+def batch(collector: Collector, pattern: str, t0: int, component: str = "ivr-1") -> IngestBatch:
     results = [
         {"component": component, "system": "ivr", "probe": "sip",
          "ts": format_instant(t0 + i * 10 * S), "ok": c == "+",

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from collector.client.http import ClientError, read_token
-from collector.config import ConfigError as CollectorConfigError
-from collector.config import load_config
+from collector.config import CollectorConfigError, load_config
 from collector.store.base import StoreError
 from collector.store.influx.client import parse_url
 from conffile import SecretFileError, read_secret
@@ -44,7 +43,7 @@ def test_a_file_that_is_not_utf8_is_refused_not_a_traceback(tmp_path: Path) -> N
 def test_the_agent_names_its_config_key_for_a_missing_or_empty_token_file(
     tmp_path: Path,
 ) -> None:
-    from agent.config import ConfigError as AgentConfigError
+    from agent.config import AgentConfigError
     from agent.config import load_config as load_agent_config
 
     (tmp_path / "agent.yaml").write_text(
