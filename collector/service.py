@@ -32,7 +32,15 @@ from collector.domain.engine import (
 from collector.domain.facts import build_facts
 from collector.domain.incidents import IncidentChanges, IncidentTracker
 from collector.domain.ingest import IngestBatch, parse_batch
-from collector.domain.inspection import BACKUP_KEY, VALUE_KEYS, backup_events, build_inspection
+from collector.domain.inspection import (
+    BACKUP_KEY,
+    VALUE_KEYS,
+    MissedBackup,
+    backup_events,
+    build_inspection,
+    is_backup_sample,
+    missed_backups,
+)
 from collector.domain.maintenance import check_rrule, classify, covered, in_window, occurrences
 from collector.domain.model import (
     AuditEntry,
@@ -48,7 +56,7 @@ from collector.domain.model import (
     Sample,
     TimelineEntry,
 )
-from collector.domain.timefmt import format_instant, month_range
+from collector.domain.timefmt import format_instant, month_range, to_datetime
 from collector.notify.hub import Notifier
 from collector.notify.links import AckClaim
 from collector.notify.messages import Limits
@@ -61,6 +69,10 @@ log = logging.getLogger("hotline.collector")
 
 Subscriber = Callable[[Event], Any]
 DAY = 86_400_000
+# A missed backup first found later than this after its due instant (a collector down for days,
+# a first start mid-month) is in the facts and the inspection report, but alerts no one.
+BACKUP_ALERT_LOOKBACK = 2 * DAY
+_BACKUP_EVERY = 60_000  # missed backups are looked for this often, and after a backup result
 
 
 def wall_clock() -> Millis:
@@ -109,6 +121,18 @@ class Collector:
         self.last_health_at: Millis | None = None
         self.health_seconds = min(5.0, max(config.tick_seconds, 0.05))
         self.counters = {"accepted": 0, "rejected": 0, "duplicate_batches": 0}
+        # Backup checks (file_age with `backup:`) decide no component state: their samples are
+        # stored (facts, inspection) but kept from the engine (`_state_samples`); a missed
+        # backup is its own event (`_check_backups`), from these samples kept since the
+        # previous month's start.
+        self._backup_probes: set[tuple[str, str]] = set()  # (component, probe) seen as such
+        self._backup_only: set[str] = set()  # components with no other check: no state at all
+        self._backup_samples: list[Sample] = []
+        self._backups_loaded = False
+        self._backups_changed = False
+        self._backups_checked_at: Millis | None = None
+        self._backups_told: set[tuple[str, str, Millis]] = set()  # (component, kind, due)
+        self.backups_missed = 0  # this month's so far, as last looked (/metrics)
         self.notifier: Notifier | None = None
         if config.alerts is not None or config.runbooks:
             limits = Limits(
@@ -219,9 +243,12 @@ class Collector:
     async def _install(self, state: _State, captured: list[Sample]) -> None:
         """Load what `_read_state` read into the engine and the tracker (under the lock)."""
         now = self.clock()
+        merged = _merged(state.samples, captured)
+        samples = self._state_samples(merged)
         for c in state.components:
             self.systems[c.id] = c.system
-            self.engine.register(c.id, c.system)
+            if c.id not in self._backup_only:
+                self.engine.register(c.id, c.system)
         self.windows = state.windows
         self.engine.load_known(state.known)
         self.tracker.load(state.incidents, state.all_ids, state.known)
@@ -236,7 +263,6 @@ class Collector:
                 and in_window(self.windows, o.component, o.detected_at or o.start)
             ):
                 self.tracker.watch_maintenance(o)
-        samples = _merged(state.samples, captured)
         self.ready = True
         self.not_ready = ""
         # one call: chunks would show passing states (an outage reopened until the chunk that
@@ -247,10 +273,12 @@ class Collector:
         except Exception:  # as in ingest: the samples are stored; the next restart redoes it
             log.exception("applying the rebuilt state's changes failed")
         log.info(
-            "rebuilt from %d samples since %d (%d stored during the reads); %d open incidents",
+            "rebuilt from %d samples since %d (%d stored during the reads, %d of backup "
+            "checks kept out); %d open incidents",
             len(samples),
             state.since,
-            len(samples) - len(state.samples),
+            len(merged) - len(state.samples),
+            len(merged) - len(samples),
             len(state.incidents),
         )
 
@@ -353,12 +381,14 @@ class Collector:
             return IngestResult(len(batch.samples), duplicate=True)
         self.counters["accepted"] += len(batch.samples)
         self.counters["rejected"] += len(batch.rejected)
+        self._remember_backups(batch.samples)
         if unready:
             return IngestResult(len(batch.samples), duplicate=False)
         async with self._lock:
             now = self.clock()
             try:
-                await self._apply(self.engine.ingest(batch.samples, now), now)
+                samples = self._state_samples(batch.samples)
+                await self._apply(self.engine.ingest(samples, now), now)
             except Exception:  # the samples are durable; a restart rebuilds from them
                 log.exception("applying a batch's outage changes failed")
             return IngestResult(len(batch.samples), duplicate=False)
@@ -375,8 +405,79 @@ class Collector:
             # when outages are detected (and as a window entered late regroups them)
             await self._apply_incidents(self.tracker.tick(self.windows, now))
             await self._apply(self.engine.tick(now), now)
+        try:
+            await self._check_backups(now)
+        except Exception:  # the store may not answer now; the next tick tries again
+            log.exception("looking for missed backups failed")
         if self.notifier is not None:  # reminders, escalation, written reports due
             await self.notifier.tick(now)
+
+    # -- backups -----------------------------------------------------------------------------
+    def _state_samples(self, samples: Sequence[Sample]) -> Sequence[Sample]:
+        """The samples that decide components' states: all but backup checks'. A check that
+        once said it watches a backup stays one (its timeouts carry no value). A component
+        with no other check is left out of the engine: never down, never no_data."""
+        found = [s for s in samples if is_backup_sample(s)]
+        if not found and not self._backup_probes:
+            return samples  # the usual batch
+        self._backup_probes.update((s.component, s.probe) for s in found)
+        kept = [s for s in samples if (s.component, s.probe) not in self._backup_probes]
+        known = self.engine.components()
+        stated = {s.component for s in kept}
+        self._backup_only.difference_update(stated)
+        self._backup_only.update(
+            s.component for s in found if s.component not in known and s.component not in stated
+        )
+        return kept
+
+    def _remember_backups(self, samples: Sequence[Sample]) -> None:
+        found = [s for s in samples if is_backup_sample(s)]
+        if found:
+            self._backup_samples.extend(found)
+            self._backups_changed = True
+
+    async def _check_backups(self, now: Millis) -> None:
+        """Publish BACKUP_MISSED once per (component, kind, due) that passed without a backup
+        done (`missed_backups`: the rule of the facts' `backups`), within
+        `BACKUP_ALERT_LOOKBACK` of its due. The alert outbox keeps what was told across a
+        restart; this set keeps the log to one line per missed backup in a run. Cheap: only
+        backup checks' samples, looked at after a backup result or once a minute."""
+        current = to_datetime(now).strftime("%Y-%m")
+        lo, _ = month_range(current)
+        previous = to_datetime(lo - 1).strftime("%Y-%m")
+        floor, _ = month_range(previous)
+        if not self._backups_loaded:  # once, after a start: the store's, and any since
+            read = await self.store.value_samples(floor, now + DAY, [BACKUP_KEY])
+            self._backup_samples = _merged(read, self._backup_samples)
+            self._backups_loaded = True
+            self._backups_changed = True
+        stale = self._backups_checked_at is None or now - self._backups_checked_at >= _BACKUP_EVERY
+        if not (self._backups_changed or stale):
+            return
+        changed, self._backups_changed = self._backups_changed, False
+        self._backups_checked_at = now
+        samples = [s for s in self._backup_samples if s.ts >= floor]
+        if changed:  # in the store's order (late results appended last)
+            samples.sort(key=lambda s: (s.ts, s.component, s.probe))
+        self._backup_samples = samples
+        found: list[MissedBackup] = []
+        months = [current] if now - BACKUP_ALERT_LOOKBACK >= lo else [previous, current]
+        for month in months:
+            start, _ = month_range(month)
+            found.extend(missed_backups(month, now, [s for s in samples if s.ts >= start]))
+        self.backups_missed = sum(1 for m in found if m.due > lo)  # due 00:00 of the 1st: before
+        self._backups_told = {k for k in self._backups_told if k[2] >= floor}
+        events = []
+        for m in found:
+            key = (m.component, m.kind, m.due)
+            if m.due < now - BACKUP_ALERT_LOOKBACK or key in self._backups_told:
+                continue
+            self._backups_told.add(key)
+            detail: dict[str, object] = {"kind": m.kind, "probe": m.probe}
+            if m.last_good is not None:
+                detail["last_good"] = format_instant(m.last_good)
+            events.append(Event(EventType.BACKUP_MISSED, m.due, m.component, detail=detail))
+        await self._publish(events)
 
     async def _apply(self, changes: Changes, now: Millis) -> None:
         if not changes:
@@ -632,7 +733,7 @@ class Collector:
         rules = self.config.engine.composite
         members: dict[str, list[Member]] = {}
         for component, system in sorted(self.systems.items()):
-            if component == cid or system not in rules:
+            if component == cid or system not in rules or component in self._backup_only:
                 continue
             mine = [o for o in outages.values() if o.component == component]
             down = [o for o in mine if o.kind is IntervalKind.DOWN]
@@ -956,6 +1057,7 @@ class Collector:
             "open_incidents": len(self.tracker.open),
             "ready": 1 if self.ready else 0,
             "engine_items": self.engine.memory(),
+            "backups_missed": self.backups_missed,
         }
 
 

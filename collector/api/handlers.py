@@ -479,6 +479,7 @@ async def prometheus(request: Request) -> Response:
     metrics.store_healthy.set(1 if collector.last_health == "" else 0)  # checked every few s
     metrics.ready.set(gauges["ready"])
     metrics.engine_items.set(gauges["engine_items"])
+    metrics.backups_missed.set(gauges["backups_missed"])
     metrics.set_components(collector.component_states())
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -57,6 +57,11 @@ class Metrics:
         self.open_no_data = Gauge(
             "hotline_open_no_data", "Components silent now (no data)", registry=r
         )
+        self.backups_missed = Gauge(
+            "hotline_backups_missed",
+            "Backups (daily, monthly) missed this month so far, each also alerted once",
+            registry=r,
+        )
         self.engine_items = Gauge(
             "hotline_engine_history_items", "Sample runs the state engine holds", registry=r
         )

@@ -44,6 +44,9 @@ class EventType(StrEnum):
     INCIDENT_JOINED = "incident_joined"
     INCIDENT_RESTORED = "incident_restored"
     DEADLINE_PASSED = "deadline_passed"
+    # a backup period passed its due instant with no backup done: the collector's backup tick
+    # says so (never the engine — backup checks decide no state); `detail` has kind, due, probe
+    BACKUP_MISSED = "backup_missed"
 
 
 @dataclass(frozen=True, slots=True)

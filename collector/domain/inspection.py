@@ -12,12 +12,19 @@ per local day (due at 24:00 of that day), `backup: monthly` one per month (due a
 last day). A backup is done when a file the check saw was written inside that day (month);
 `done_at` is the earliest such file's time, null when none was seen. Only periods whose due
 time has passed (by `as_of`) and that the check was running for are listed.
+
+A backup check's samples decide no component state (`is_backup_sample`: the collector keeps
+them out of the state engine — a missed backup is never downtime nor an incident).
+`missed_backups` is the alert's side of the same rule: the periods `backup_events` lists as not
+done, once that is settled — the check has looked at or after the due instant, or stayed silent
+for two of its intervals past it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from collector.domain.maintenance import occurrences
@@ -69,12 +76,34 @@ def _done_instant(s: Sample) -> Millis | None:
     return None
 
 
+def is_backup_sample(s: Sample) -> bool:
+    """Whether `s` is a backup check's result (its `value` says `backup: daily|monthly`)."""
+    return isinstance(s.value, dict) and s.value.get(BACKUP_KEY) in BACKUP_KINDS
+
+
 def _backup_checks(samples: Iterable[Sample]) -> dict[tuple[str, str], list[Sample]]:
     found: dict[tuple[str, str], list[Sample]] = defaultdict(list)
     for s in samples:
-        if isinstance(s.value, dict) and s.value.get(BACKUP_KEY) in BACKUP_KINDS:
+        if is_backup_sample(s):
             found[(s.component, s.probe)].append(s)
     return found
+
+
+def _periods(
+    found: Sequence[Sample], lo: Millis, hi: Millis, as_of: Millis
+) -> Iterator[tuple[str, Millis, Millis | None]]:
+    """One backup check's periods in [lo, hi) due by `as_of`: (kind, due, done_at or None)."""
+    kind = found[-1].value[BACKUP_KEY]
+    started = min(s.ts for s in found)
+    done = sorted({d for s in found if (d := _done_instant(s)) is not None})
+    if kind == "daily":
+        periods = [(d, d + DAY_MS) for d in _days(lo, hi) if d + DAY_MS > started]
+    else:
+        periods = [(lo, hi)] if started < hi else []
+    for start, due in periods:
+        if due > as_of:
+            continue  # not due yet
+        yield kind, due, next((d for d in done if start <= d < due), None)
 
 
 def backup_events(month: str, now: Millis, samples: Sequence[Sample]) -> list[dict[str, Any]]:
@@ -85,17 +114,7 @@ def backup_events(month: str, now: Millis, samples: Sequence[Sample]) -> list[di
     as_of = max(now, lo)
     out: list[tuple[str, Millis, dict[str, Any]]] = []
     for (component, _probe), found in sorted(_backup_checks(samples).items()):
-        kind = found[-1].value[BACKUP_KEY]
-        started = min(s.ts for s in found)
-        done = sorted({d for s in found if (d := _done_instant(s)) is not None})
-        if kind == "daily":
-            periods = [(d, d + DAY_MS) for d in _days(lo, hi) if d + DAY_MS > started]
-        else:
-            periods = [(lo, hi)] if started < hi else []
-        for start, due in periods:
-            if due > as_of:
-                continue  # not due yet
-            at = next((d for d in done if start <= d < due), None)
+        for kind, due, at in _periods(found, lo, hi, as_of):
             out.append(
                 (
                     component,
@@ -110,6 +129,40 @@ def backup_events(month: str, now: Millis, samples: Sequence[Sample]) -> list[di
             )
     out.sort(key=lambda e: (e[0], e[1], e[2]["kind"]))
     return [e[2] for e in out]
+
+
+@dataclass(frozen=True, slots=True)
+class MissedBackup:
+    """A backup period that passed its due instant without a backup done (an alert)."""
+
+    component: str
+    system: str
+    probe: str
+    kind: str  # daily | monthly
+    due: Millis
+    last_good: Millis | None  # the newest backup the check saw written before `due`
+
+
+def missed_backups(month: str, now: Millis, samples: Sequence[Sample]) -> list[MissedBackup]:
+    """The periods of `month` that `backup_events` lists as not done, settled as of `now`:
+    the check reported at or after the due instant (it looked, and the files it saw were not
+    written in time), or it has been silent for two of its intervals (default an hour) past
+    it. Same `samples` as `backup_events`; in order of (due, component, probe)."""
+    lo, hi = month_range(month)
+    as_of = max(now, lo)
+    out = []
+    for (component, probe), found in sorted(_backup_checks(samples).items()):
+        latest = max(s.last_ts for s in found)
+        interval = next((s.interval for s in reversed(found) if s.interval), None) or 3600.0
+        settle = int(2 * interval * 1000)
+        done = sorted({d for s in found if (d := _done_instant(s)) is not None})
+        for kind, due, at in _periods(found, lo, hi, as_of):
+            if at is not None or (latest < due and as_of < due + settle):
+                continue
+            last_good = max((d for d in done if d < due), default=None)
+            out.append(MissedBackup(component, found[-1].system, probe, kind, due, last_good))
+    out.sort(key=lambda m: (m.due, m.component, m.probe))
+    return out
 
 
 def _stats(values: list[float]) -> dict[str, float] | None:

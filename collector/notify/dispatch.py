@@ -2,7 +2,8 @@
 
 - **What is sent.** One message per incident state change: opened (or a maintenance overrun),
   acknowledged, restored, deadline passed, escalation, reminders, written report due / missed;
-  and one message per burst of components falling silent (`no_data`). INCIDENT_JOINED and
+  one message per burst of components falling silent (`no_data`); one per missed backup
+  (BACKUP_MISSED: no incident, to the routes matching its component). INCIDENT_JOINED and
   outage events send nothing: an incident groups its outages and is told once. The tracker
   opens incidents only for faults, so downtime inside a maintenance window alerts no one.
 - **Who gets it.** Every route whose filters (systems, severities, components) match the
@@ -35,6 +36,7 @@ from typing import Any, Protocol
 from collector.aio import cancel_and_wait
 from collector.domain.engine import Event, EventType
 from collector.domain.model import Incident, IntervalKind, Millis, Outage
+from collector.domain.timefmt import parse_instant
 from collector.notify import messages as msg
 from collector.notify.config import AlertsConfig, Route, mask_url
 from collector.notify.links import LinkSigner
@@ -372,6 +374,9 @@ class Alerter:
         if ev.type is EventType.NO_DATA_STARTED:
             self._silent_component(ev)
             return
+        if ev.type is EventType.BACKUP_MISSED:
+            self._backup_missed(ev)
+            return
         if ev.incident_id is None:
             return
         inc = await self.incidents.get(ev.incident_id)
@@ -491,6 +496,23 @@ class Alerter:
     def _system_of(self, component: str) -> str:
         return self.incidents.system_of(component)
 
+    # -- missed backups ----------------------------------------------------------------------
+    def _backup_missed(self, ev: Event) -> None:
+        """Once per (component, kind, due), also across a restart (the outbox's decided)."""
+        kind = str(ev.detail.get("kind", ""))
+        system = self._system_of(ev.component)
+        routes = [r for r in self.config.routes if r.matches([system], None, [ev.component])]
+        last_good = ev.detail.get("last_good")
+        message = msg.backup_missed(
+            ev.component,
+            system,
+            kind,
+            ev.ts,
+            probe=str(ev.detail.get("probe", "")),
+            last_good=parse_instant(last_good) if isinstance(last_good, str) else None,
+        )
+        self._queue_sends(f"backup:{ev.component}:{kind}:{ev.ts}", "missed", routes, message)
+
     # -- silent components -------------------------------------------------------------------
     def _silent_component(self, ev: Event) -> None:
         o = ev.outage
@@ -543,7 +565,7 @@ class Alerter:
                 self.outbox.attempted(send.id, send.attempts)
             about = send.incident_id
             outcome = SendOutcome(
-                None if about is None or about.startswith("no_data:") else about,
+                None if about is None or about.startswith(_NOT_INCIDENTS) else about,
                 send.state,
                 send.route,
                 mask_url(send.url),
@@ -586,4 +608,7 @@ _WANTED = {
     EventType.INCIDENT_RESTORED,
     EventType.DEADLINE_PASSED,
     EventType.NO_DATA_STARTED,
+    EventType.BACKUP_MISSED,
 }
+# outbox keys of messages about no incident (no timeline to record their sends on)
+_NOT_INCIDENTS = ("no_data:", "backup:")

@@ -8,7 +8,6 @@ link is passed in (and shown) only while the incident is unacknowledged.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,8 +36,6 @@ REASON_NAMES = {
 }
 MEASURE_NAMES = {"response": "响应", "restoration": "恢复"}
 BACKUP_NAMES = {"daily": "每日增量备份", "monthly": "每月全量备份"}
-# a file_age check with `backup: daily|monthly` starts its detail with the kind
-_BACKUP_DETAIL = re.compile(r"^(daily|monthly) backup: ")
 _MAX_LISTED = 8  # component ids listed before "等N个"
 
 
@@ -125,31 +122,16 @@ def opened(
     outage: Outage | None = None,
     ack_link: str | None = None,
 ) -> Message:
-    """A fault incident was opened (confirmed by the collector, or opened by an operator).
-    A missed backup (its file_age check down) says 备份 and which kind."""
-    kind = backup_kind(outage)
+    """A fault incident was opened (confirmed by the collector, or opened by an operator)."""
     head = f"【故障{inc.severity}】{_what(inc, system_of)} 中断"
-    if kind is not None:
-        head = f"【备份缺失{inc.severity}】{_what(inc, system_of)} {BACKUP_NAMES[kind]}未按时完成"
     lines = [
         *_facts(inc, system_of, outage),
         f"响应时限：{local_time(limits.deadline('response', inc))}"
         f"（{duration(limits.of('response', inc.severity))}内）",
     ]
-    if kind is not None:
-        lines.insert(1, f"备份：{BACKUP_NAMES[kind]}（{kind}）")
     if inc.opened_by != "collector":
         lines.append(f"人工登记：{inc.opened_by}" + (f"，{inc.title}" if inc.title else ""))
     return Message(head, _body(lines, ack_link))
-
-
-def backup_kind(outage: Outage | None) -> str | None:
-    """`daily` or `monthly` when the outage is a backup check's (its first failed sample's
-    detail says so), else None."""
-    if outage is None:
-        return None
-    found = _BACKUP_DETAIL.match(outage.detail)
-    return found.group(1) if found else None
 
 
 def overrun(
@@ -266,6 +248,27 @@ def report_missed(inc: Incident, system_of: SystemOf, deadline: Millis) -> Messa
     lines = [
         f"{_what(inc, system_of)} 的书面报告未在{local_time(deadline)}前提交",
         "故障响应及时率将按每份逾期报告扣分",
+    ]
+    return Message(head, _body(lines, None))
+
+
+def backup_missed(
+    component: str,
+    system: str,
+    kind: str,
+    due: Millis,
+    *,
+    probe: str = "",
+    last_good: Millis | None = None,
+) -> Message:
+    """A backup period passed its due instant with no backup done (no incident: a missed
+    backup is neither downtime nor a fault)."""
+    name = BACKUP_NAMES.get(kind, kind)
+    head = f"【备份缺失】{component} {name} 未在 {local_time(due)} 前完成"
+    lines = [
+        f"系统：{system_name(system)}" + (f"，检查：{probe}" if probe else ""),
+        f"上次成功备份：{local_time(last_good) if last_good is not None else '无记录'}",
+        "不计停机、不计故障事件；计入巡检报告的备份缺失",
     ]
     return Message(head, _body(lines, None))
 
