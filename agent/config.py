@@ -1,7 +1,7 @@
 """The agent's YAML configuration: loading, validation with file/line/field errors, targets.
 
 Validation is written out by hand rather than with a schema library because every error must
-name the file and line the value came from (kept by `agent.yamlmarks`) and the field's path,
+name the file and line the value came from (kept by `conffile.yamlmarks`) and the field's path,
 and the schema is small. Unknown keys are errors: a typo must not silently drop a check.
 
     agent: a1
@@ -30,11 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from agent import yamlmarks
-from agent.yamlmarks import MarkedDict, MarkedList, line_of
-from conffile import SecretFileError, read_secret
+from conffile import SecretFileError, read_secret, yamlmarks
+from conffile.yamlmarks import MarkedDict, MarkedList, line_of
 from probes import SPECS, OptionError, check_probe, resolve_paths
 
 # the results contract's `system` values (the collector checks the same list in its domain.model)
@@ -418,11 +415,8 @@ def _load_yaml(path: Path, errors: _Errors) -> Any:
         return None
     try:
         return yamlmarks.load(text, str(path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        problem = getattr(exc, "problem", None) or str(exc)
-        errors.add(str(path), line, "", f"invalid YAML: {problem}")
+    except yamlmarks.YamlError as exc:
+        errors.add(str(path), exc.line, "", f"invalid YAML: {exc}")
         return None
 
 

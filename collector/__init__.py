@@ -17,5 +17,5 @@ Rooms (nothing is imported here, so `hotline` subcommands start light):
 - `collector.client`: the HTTP client and `hotline maint|incident` — imports nothing of the
   server;
 - `collector.config` (`load_config`, `CollectorConfig`, `CollectorConfigError`),
-  `collector.statedir`, `collector.yamlload`, `collector.cli`: the edge.
+  `collector.statedir`, `collector.cli`: the edge (the YAML itself is read by `conffile`).
 """

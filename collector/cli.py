@@ -50,7 +50,7 @@ def _check_tls(config: Any, path: str) -> None:
     not a traceback from uvicorn (nor a passphrase prompt)."""
     import ssl
 
-    from collector.config import CollectorConfigError, key_line
+    from collector.config import CollectorConfigError
 
     if config.tls_cert_file is None:
         return
@@ -62,7 +62,7 @@ def _check_tls(config: Any, path: str) -> None:
     try:
         context.load_cert_chain(config.tls_cert_file, config.tls_key_file, password=no_passphrase)
     except (ssl.SSLError, ValueError, OSError) as exc:
-        where = f"{path}:{key_line(path, 'tls_key_file')}: tls_key_file"
+        where = f"{path}:{config.key_line('tls_key_file')}: tls_key_file"
         raise CollectorConfigError(
             f"{where}: cannot use {config.tls_key_file} with {config.tls_cert_file}: {exc}"
         ) from None
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from collector.api.app import create_app
-    from collector.config import CollectorConfigError, key_line, load_config, split_listen
+    from collector.config import CollectorConfigError, load_config, split_listen
     from collector.service import Collector
     from collector.statedir import StateDirError, ensure_state_dir
     from collector.store import StoreError, open_store
@@ -105,9 +105,7 @@ def run(args: argparse.Namespace) -> int:
         except StateDirError as exc:
             raise CollectorConfigError(f"{args.config}: state_dir: {exc}") from None
         store = open_store(config.store, config.store_token_file, state_dir=config.state_dir)
-        where = (
-            "--store" if args.store else f"{args.config}:{key_line(args.config, 'store')}: store"
-        )
+        where = "--store" if args.store else f"{args.config}:{config.key_line('store')}: store"
         _check_sqlite(store, where)
         _check_tls(config, args.config)
     except (CollectorConfigError, StoreError, ValueError) as exc:

@@ -15,13 +15,11 @@ See `configs/collector/collector.yaml` for every key. `alerts` and `runbooks` ar
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from collector import yamlload
 from collector.domain.engine import DEFAULT_COMPOSITE, CompositeRule, EngineConfig
 from collector.domain.incidents import (
     DEFAULT_RESPONSE_LIMITS,
@@ -33,7 +31,8 @@ from collector.domain.model import SYSTEMS
 from collector.notify.config import AlertsConfig, AlertsConfigError, parse_alerts
 from collector.notify.runbooks import Runbook, RunbookConfigError, check_files, parse_runbooks
 from collector.statedir import default_state_dir
-from conffile import SecretFileError, read_secret
+from conffile import SecretFileError, read_secret, yamlmarks
+from conffile.yamlmarks import Parsed, key_line_of, line_of
 
 DEFAULT_STORE = "sqlite:///var/lib/hotline-collector/store.db"
 
@@ -70,6 +69,12 @@ class CollectorConfig:
     keep_days: float = 400.0
     alerts: AlertsConfig | None = None
     runbooks: tuple[Runbook, ...] = ()
+    # the line of each top-level key in the file, for errors found after loading (the CLI's)
+    key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def key_line(self, key: str) -> int:
+        """The line of a top-level key in the file this was loaded from (1 when absent)."""
+        return self.key_lines.get(key, 1)
 
 
 _TOP = {
@@ -85,53 +90,46 @@ _RETENTION = {"raw_days", "keep_days"}
 
 
 class _Where:
-    """Line numbers of mapping keys, by path, from PyYAML's node tree."""
+    """The file and line of a key path (`agents.0.token_file`), from the marked data."""
 
-    def __init__(self, path: str, root: yaml.Node | None) -> None:
+    def __init__(self, path: str, parsed: Parsed) -> None:
         self.path = path
-        self.lines: dict[tuple[Any, ...], int] = {}
-        if root is not None:
-            self._walk(root, ())
+        self.parsed = parsed
 
-    def _walk(self, node: yaml.Node, at: tuple[Any, ...]) -> None:
-        self.lines.setdefault(at, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                here = (*at, key.value)
-                self.lines[here] = key.start_mark.line + 1
-                self._walk(value, here)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                self._walk(item, (*at, i))
+    def line(self, at: tuple[Any, ...]) -> int:
+        """The line of the longest prefix of `at` the file has: a key's line for a mapping
+        key, an item's for a list item, the document's for none."""
+        line, container = self.parsed.line, self.parsed.data
+        for step in at:
+            if isinstance(container, dict) and step in container:
+                line = key_line_of(container, step)
+            elif isinstance(container, list) and isinstance(step, int) and step < len(container):
+                line = line_of(container, step)
+            else:
+                break
+            container = container[step]
+        return line
 
     def error(self, at: tuple[Any, ...], message: str) -> CollectorConfigError:
-        probe = at
-        while probe and probe not in self.lines:
-            probe = probe[:-1]
-        line = self.lines.get(probe, 1)
         key = ".".join(str(p) for p in at) or "(top)"
-        return CollectorConfigError(f"{self.path}:{line}: {key}: {message}")
+        return CollectorConfigError(f"{self.path}:{self.line(at)}: {key}: {message}")
 
 
 def load_config(path: str | Path) -> CollectorConfig:
     path = Path(path)
-    root = _compose(path)
-    try:
-        data = yamlload.construct(root)
-    except yamlload.YamlError as exc:
-        raise CollectorConfigError(
-            f"{path}:{exc.line or 1}: {exc.key or '(top)'}: {exc.problem}"
-        ) from None
-    where = _Where(str(path), root)
+    parsed = _parse(path)
+    where = _Where(str(path), parsed)
+    data = parsed.data
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise where.error((), "expected a mapping of keys (listen, store, agents, …)")
-    return _build(data, where, path.parent)
+    config = _build(data, where, path.parent)
+    return replace(config, key_lines={k: where.line((k,)) for k in data if isinstance(k, str)})
 
 
-def _compose(path: Path) -> yaml.Node | None:
-    """The checked node tree of the file (duplicate keys, alias bombs, non-UTF-8 refused)."""
+def _parse(path: Path) -> Parsed:
+    """The checked, marked document (duplicate keys, alias bombs, non-UTF-8 refused)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -142,21 +140,11 @@ def _compose(path: Path) -> yaml.Node | None:
         line = raw[: exc.start].count(b"\n") + 1
         raise CollectorConfigError(f"{path}:{line}: (top): not UTF-8 text: {exc.reason}") from None
     try:
-        return yamlload.compose(text)
-    except yamlload.YamlError as exc:
-        raise CollectorConfigError(
-            f"{path}:{exc.line or 1}: {exc.key or '(top)'}: {exc.problem}"
-        ) from None
-
-
-def key_line(path: str | Path, key: str) -> int:
-    """The line of a top-level key in a config file `load_config` accepted (1 when absent)."""
-    root = _compose(Path(path))
-    if isinstance(root, yaml.MappingNode):
-        for key_node, _ in root.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
-                return key_node.start_mark.line + 1
-    return 1
+        return yamlmarks.parse(text, str(path))
+    except yamlmarks.YamlError as exc:
+        problem = f"broken YAML: {exc.problem}" if exc.broken else exc.problem
+        where = f"{path}:{exc.line or 1}: {exc.key or '(top)'}"
+        raise CollectorConfigError(f"{where}: {problem}") from None
 
 
 def split_listen(listen: str) -> tuple[str, int]:
