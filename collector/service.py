@@ -936,7 +936,9 @@ class Collector:
         if backups:
             found = await self.store.value_samples(lo, max(lo, now + 1), [BACKUP_KEY])
             done = backup_events(month, now, found)
-        components = await self.store.components()
+        # a component watched only by backup checks has no state: as a member of its system
+        # it would add working time without any fault time (a better figure than measured)
+        components = [c for c in await self.store.components() if c.id not in self._backup_only]
         outages = await self.store.read_outages(since=lo, until=hi)
         no_data = await self.store.read_outages(since=lo, until=hi, kind=IntervalKind.NO_DATA)
         incidents = await self.store.incidents(since=lo, until=hi)

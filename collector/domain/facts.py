@@ -167,5 +167,7 @@ def build_facts(
         ],
     }
     if backups:
-        facts["backups"] = [dict(b) for b in backups if b["component"] in known]
+        # every backup the store saw, also of components left out of `components` (watched
+        # only by backup checks: no state, no member of their system)
+        facts["backups"] = [dict(b) for b in backups]
     return facts

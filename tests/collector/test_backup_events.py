@@ -164,6 +164,34 @@ async def test_a_component_with_only_backup_checks_is_never_down_nor_silent(
     await again.stop()
 
 
+async def test_a_backup_only_component_is_no_member_of_its_system_in_the_facts(
+    tmp_path: Path,
+) -> None:
+    """Declared `acd`, a component watched only by a backup check would add a month of
+    working time without fault time to 排队机可用率; it is left out of the facts' components
+    (its backups stay in `backups`), also after a restart."""
+    clock = Clock(ms(DAY))
+    with_backup = await started(tmp_path / "with", clock)
+    without = await started(tmp_path / "without", Clock(ms(DAY)))
+    for hour in range(30):
+        at = DAY + hour * HOUR
+        down = [{**sip(at), "ok": False, "reason": "timeout"}] if 3 <= hour < 6 else [sip(at)]
+        acd_backup = {**backup(at, at - HOUR, "acd-bk"), "system": "acd"}
+        await send(with_backup, [*down, acd_backup], at)
+        await send(without, down, at)
+    facts = await with_backup.facts("2026-11")
+    assert "acd-bk" not in [c["id"] for c in facts["components"]]
+    assert [b["component"] for b in facts["backups"]] == ["acd-bk"]
+    assert _without_backups(facts) == _without_backups(await without.facts("2026-11"))
+    await with_backup.store.close()  # as if killed
+
+    again = await started(tmp_path / "with", clock)
+    facts = await again.facts("2026-11")
+    assert "acd-bk" not in [c["id"] for c in facts["components"]]
+    await again.stop()
+    await without.stop()
+
+
 async def test_backup_outages_before_the_change_are_retracted_by_the_rebuild(
     tmp_path: Path,
 ) -> None:
