@@ -20,7 +20,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -121,6 +121,52 @@ _MIGRATIONS: list[str] = [
 ]
 
 _FAR = 2**62  # "until forever" for open intervals in range queries
+
+# -- rows ↔ records: one mapping per record type, used by every query that reads or writes it.
+# The columns as `_MIGRATIONS` made them (never reordered: a migration only appends); queries
+# name them, never `SELECT *` or `VALUES` read or written by position.
+_OUTAGE_COLUMNS = (
+    "id", "component", "kind", "start", "end", "detected_at", "probes", "reason", "detail",
+)  # fmt: skip
+_EXCLUSION_COLUMNS = ("outage_id", "reason", "approved_by", "by", "at")
+_WINDOW_COLUMNS = (
+    "id", "components", "start", "end", "reason", "approval_ref", "created_at", "created_by",
+    "rrule", "tz",
+)  # fmt: skip
+_INCIDENT_COLUMNS = (
+    "id", "components", "severity", "detected_at", "title", "opened_by", "first_failed_at",
+    "outage_ids", "responded_at", "responded_by", "restored_at", "restored_by",
+    "report_submitted_at", "report_ref", "voided",
+)  # fmt: skip
+
+
+def _names(columns: Sequence[str], table: str = "") -> str:
+    """`"id", "component", …` (quoted: `end` is a keyword), each prefixed with `table.`."""
+    prefix = f"{table}." if table else ""
+    return ", ".join(f'{prefix}"{c}"' for c in columns)
+
+
+def _upsert(table: str, columns: Sequence[str]) -> str:
+    return (
+        f"INSERT OR REPLACE INTO {table} ({_names(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))})"
+    )
+
+
+def _select(table: str, columns: Sequence[str]) -> str:
+    return f"SELECT {_names(columns)} FROM {table}"
+
+
+def _named(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    return dict(zip(columns, row, strict=True))
+
+
+# outages joined with their exclusions: the exclusion's columns read as `excluded_…`
+_OUTAGE_READ = (*_OUTAGE_COLUMNS, *(f"excluded_{c}" for c in _EXCLUSION_COLUMNS[1:]))
+_OUTAGE_SELECT = (
+    f"SELECT {_names(_OUTAGE_COLUMNS, 'o')}, {_names(_EXCLUSION_COLUMNS[1:], 'e')} "
+    "FROM outages o LEFT JOIN exclusions e ON e.outage_id = o.id"
+)
 
 
 def path_from_url(url: str) -> Path:
@@ -344,32 +390,10 @@ class SqliteStore:
 
     # -- outages -----------------------------------------------------------------------------
     async def upsert_outages(self, outages: Iterable[Outage]) -> None:
-        await self._write(
-            "INSERT OR REPLACE INTO outages VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                (
-                    o.id,
-                    o.component,
-                    str(o.kind),
-                    o.start,
-                    o.end,
-                    o.detected_at,
-                    json.dumps(list(o.probes)),
-                    o.reason,
-                    o.detail,
-                )
-                for o in outages
-            ),
-        )
+        await self._write(_upsert("outages", _OUTAGE_COLUMNS), (_outage_row(o) for o in outages))
 
     async def delete_outages(self, ids: Iterable[str]) -> None:
         await self._write("DELETE FROM outages WHERE id = ?", ((i,) for i in ids))
-
-    _OUTAGE_SELECT = (
-        'SELECT o.id, o.component, o.kind, o.start, o."end", o.detected_at, o.probes, o.reason, '
-        "o.detail, e.reason, e.approved_by, e.by, e.at FROM outages o "
-        "LEFT JOIN exclusions e ON e.outage_id = o.id"
-    )
 
     async def read_outages(
         self,
@@ -391,50 +415,31 @@ class SqliteStore:
         if kind is not None:
             where.append("o.kind = ?")
             args.append(str(kind))
-        sql = self._OUTAGE_SELECT
+        sql = _OUTAGE_SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY o.start, o.component, o.id"
-        return [_outage(r) for r in await self._fetch(sql, args)]
+        return [_outage_from_row(r) for r in await self._fetch(sql, args)]
 
     async def get_outage(self, outage_id: str) -> Outage | None:
-        found = await self._fetch(self._OUTAGE_SELECT + " WHERE o.id = ?", [outage_id])
-        return _outage(found[0]) if found else None
+        found = await self._fetch(_OUTAGE_SELECT + " WHERE o.id = ?", [outage_id])
+        return _outage_from_row(found[0]) if found else None
 
     async def open_outages(self) -> list[Outage]:
-        sql = self._OUTAGE_SELECT + ' WHERE o."end" IS NULL ORDER BY o.start, o.component, o.id'
-        return [_outage(r) for r in await self._fetch(sql)]
+        sql = _OUTAGE_SELECT + ' WHERE o."end" IS NULL ORDER BY o.start, o.component, o.id'
+        return [_outage_from_row(r) for r in await self._fetch(sql)]
 
     async def set_exclusion(self, outage_id: str, exclusion: Exclusion | None) -> None:
         if exclusion is None:
             await self._write("DELETE FROM exclusions WHERE outage_id = ?", [(outage_id,)])
         else:
-            e = exclusion
             await self._write(
-                "INSERT OR REPLACE INTO exclusions VALUES (?,?,?,?,?)",
-                [(outage_id, e.reason, e.approved_by, e.by, e.at)],
+                _upsert("exclusions", _EXCLUSION_COLUMNS), [_exclusion_row(outage_id, exclusion)]
             )
 
     # -- windows -----------------------------------------------------------------------------
     async def upsert_window(self, window: MaintenanceWindow) -> None:
-        w = window
-        await self._write(
-            "INSERT OR REPLACE INTO windows VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    w.id,
-                    json.dumps(list(w.components)),
-                    w.start,
-                    w.end,
-                    w.reason,
-                    w.approval_ref,
-                    w.created_at,
-                    w.created_by,
-                    w.rrule,
-                    w.tz,
-                )
-            ],
-        )
+        await self._write(_upsert("windows", _WINDOW_COLUMNS), [_window_row(window)])
 
     async def delete_window(self, window_id: str) -> bool:
         def tx() -> bool:
@@ -447,58 +452,30 @@ class SqliteStore:
         return await self._run(tx)
 
     async def windows(self) -> list[MaintenanceWindow]:
-        rows = await self._fetch("SELECT * FROM windows ORDER BY start, id")
+        found = await self._fetch(_select("windows", _WINDOW_COLUMNS) + " ORDER BY start, id")
+        rows = [_named(_WINDOW_COLUMNS, r) for r in found]
+        kept = []
         for r in rows:  # stored before instants were bounded: no read may fail on it
-            if not (in_range(r[2]) and in_range(r[3])):
+            if in_range(r["start"]) and in_range(r["end"]):
+                kept.append(r)
+            else:
                 log.warning(
-                    "window %s skipped: start %r, end %r not in 2000..2099", r[0], r[2], r[3]
+                    "window %s skipped: start %r, end %r not in 2000..2099",
+                    r["id"],
+                    r["start"],
+                    r["end"],
                 )
-        rows = [r for r in rows if in_range(r[2]) and in_range(r[3])]
-        return [
-            MaintenanceWindow(
-                id=r[0],
-                components=tuple(json.loads(r[1])),
-                start=r[2],
-                end=r[3],
-                reason=r[4],
-                approval_ref=r[5],
-                created_at=r[6],
-                created_by=r[7],
-                rrule=r[8],
-                tz=r[9],
-            )
-            for r in rows
-        ]
+        return [_window_from_row(r) for r in kept]
 
     # -- incidents ---------------------------------------------------------------------------
     async def upsert_incident(self, incident: Incident) -> None:
-        i = incident
-        await self._write(
-            "INSERT OR REPLACE INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    i.id,
-                    json.dumps(list(i.components)),
-                    i.severity,
-                    i.detected_at,
-                    i.title,
-                    i.opened_by,
-                    i.first_failed_at,
-                    json.dumps(list(i.outage_ids)),
-                    i.responded_at,
-                    i.responded_by,
-                    i.restored_at,
-                    i.restored_by,
-                    i.report_submitted_at,
-                    i.report_ref,
-                    i.voided,
-                )
-            ],
-        )
+        await self._write(_upsert("incidents", _INCIDENT_COLUMNS), [_incident_row(incident)])
 
     async def get_incident(self, incident_id: str) -> Incident | None:
-        rows = await self._fetch("SELECT * FROM incidents WHERE id = ?", (incident_id,))
-        return _incident(rows[0]) if rows else None
+        rows = await self._fetch(
+            _select("incidents", _INCIDENT_COLUMNS) + " WHERE id = ?", (incident_id,)
+        )
+        return _incident_from_row(rows[0]) if rows else None
 
     async def incidents(
         self, since: Millis | None = None, until: Millis | None = None, open_only: bool = False
@@ -512,11 +489,11 @@ class SqliteStore:
             args.append(until)
         if open_only:
             where.append("restored_at IS NULL AND voided IS NULL")
-        sql = "SELECT * FROM incidents"
+        sql = _select("incidents", _INCIDENT_COLUMNS)
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY detected_at, id"
-        return [_incident(r) for r in await self._fetch(sql, args)]
+        return [_incident_from_row(r) for r in await self._fetch(sql, args)]
 
     async def append_timeline(self, entry: TimelineEntry) -> None:
         e = entry
@@ -739,37 +716,118 @@ def _sample(r: tuple[Any, ...]) -> Sample:
     )
 
 
-def _outage(r: tuple[Any, ...]) -> Outage:
-    excluded = None if r[9] is None else Exclusion(r[9], r[10], r[11], r[12])
+def _outage_row(o: Outage) -> tuple[Any, ...]:
+    """An outage as the `outages` table's row, in `_OUTAGE_COLUMNS`' order."""
+    return (
+        o.id,
+        o.component,
+        str(o.kind),
+        o.start,
+        o.end,
+        o.detected_at,
+        json.dumps(list(o.probes)),
+        o.reason,
+        o.detail,
+    )
+
+
+def _exclusion_row(outage_id: str, e: Exclusion) -> tuple[Any, ...]:
+    """An exclusion as the `exclusions` table's row, in `_EXCLUSION_COLUMNS`' order."""
+    return (outage_id, e.reason, e.approved_by, e.by, e.at)
+
+
+def _outage_from_row(row: Sequence[Any]) -> Outage:
+    """A row of `_OUTAGE_SELECT` (an outage and its exclusion, if any) as an `Outage`."""
+    r = _named(_OUTAGE_READ, row)
+    excluded = None
+    if r["excluded_reason"] is not None:  # NOT NULL in the table: None only when none joined
+        excluded = Exclusion(
+            r["excluded_reason"], r["excluded_approved_by"], r["excluded_by"], r["excluded_at"]
+        )
     return Outage(
-        id=r[0],
-        component=r[1],
-        kind=IntervalKind(r[2]),
-        start=r[3],
-        end=r[4],
-        detected_at=r[5],
-        probes=tuple(json.loads(r[6])),
-        reason=r[7],
-        detail=r[8],
+        id=r["id"],
+        component=r["component"],
+        kind=IntervalKind(r["kind"]),
+        start=r["start"],
+        end=r["end"],
+        detected_at=r["detected_at"],
+        probes=tuple(json.loads(r["probes"])),
+        reason=r["reason"],
+        detail=r["detail"],
         excluded=excluded,
     )
 
 
-def _incident(r: tuple[Any, ...]) -> Incident:
+def _window_row(w: MaintenanceWindow) -> tuple[Any, ...]:
+    """A window as the `windows` table's row, in `_WINDOW_COLUMNS`' order."""
+    return (
+        w.id,
+        json.dumps(list(w.components)),
+        w.start,
+        w.end,
+        w.reason,
+        w.approval_ref,
+        w.created_at,
+        w.created_by,
+        w.rrule,
+        w.tz,
+    )
+
+
+def _window_from_row(r: Mapping[str, Any]) -> MaintenanceWindow:
+    """A `windows` row, named by `_WINDOW_COLUMNS`, as a `MaintenanceWindow`."""
+    return MaintenanceWindow(
+        id=r["id"],
+        components=tuple(json.loads(r["components"])),
+        start=r["start"],
+        end=r["end"],
+        reason=r["reason"],
+        approval_ref=r["approval_ref"],
+        created_at=r["created_at"],
+        created_by=r["created_by"],
+        rrule=r["rrule"],
+        tz=r["tz"],
+    )
+
+
+def _incident_row(i: Incident) -> tuple[Any, ...]:
+    """An incident as the `incidents` table's row, in `_INCIDENT_COLUMNS`' order."""
+    return (
+        i.id,
+        json.dumps(list(i.components)),
+        i.severity,
+        i.detected_at,
+        i.title,
+        i.opened_by,
+        i.first_failed_at,
+        json.dumps(list(i.outage_ids)),
+        i.responded_at,
+        i.responded_by,
+        i.restored_at,
+        i.restored_by,
+        i.report_submitted_at,
+        i.report_ref,
+        i.voided,
+    )
+
+
+def _incident_from_row(row: Sequence[Any]) -> Incident:
+    """A row of `_select("incidents", _INCIDENT_COLUMNS)` as an `Incident`."""
+    r = _named(_INCIDENT_COLUMNS, row)
     return Incident(
-        id=r[0],
-        components=tuple(json.loads(r[1])),
-        severity=r[2],
-        detected_at=r[3],
-        title=r[4],
-        opened_by=r[5],
-        first_failed_at=r[6],
-        outage_ids=tuple(json.loads(r[7])),
-        responded_at=r[8],
-        responded_by=r[9],
-        restored_at=r[10],
-        restored_by=r[11],
-        report_submitted_at=r[12],
-        report_ref=r[13],
-        voided=r[14],
+        id=r["id"],
+        components=tuple(json.loads(r["components"])),
+        severity=r["severity"],
+        detected_at=r["detected_at"],
+        title=r["title"],
+        opened_by=r["opened_by"],
+        first_failed_at=r["first_failed_at"],
+        outage_ids=tuple(json.loads(r["outage_ids"])),
+        responded_at=r["responded_at"],
+        responded_by=r["responded_by"],
+        restored_at=r["restored_at"],
+        restored_by=r["restored_by"],
+        report_submitted_at=r["report_submitted_at"],
+        report_ref=r["report_ref"],
+        voided=r["voided"],
     )
