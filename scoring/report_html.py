@@ -12,6 +12,7 @@ appendix and charts come from `scoring.breakdown`. Every instant is written one 
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any
 
@@ -69,7 +70,7 @@ table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; font-size: 1
 th, td { border: 1px solid #c9d3dc; padding: 4px 6px; vertical-align: top; text-align: left; }
 th { background: #eef3f7; font-weight: 600; }
 td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-td.time { white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.time { font-variant-numeric: tabular-nums; }  /* an instant breaks only at its <wbr> */
 table.summary tbody th { min-width: 6.5em; }
 table.summary td.desc { color: #444; font-size: 12px; min-width: 16em; }
 table.summary td.formula { font-size: 12px; }
@@ -87,6 +88,11 @@ figcaption { font-weight: 600; margin-bottom: 4px; }
 svg.chart { display: block; width: 100%; height: auto; }
 svg.chart text { font-family: @FONTS@; }
 .note { font-size: 12px; color: #555; }
+@media screen and (max-width: 900px) {  /* the ten-column appendix tables on a narrow window */
+  body { padding: 16px 12px 32px; }
+  table { font-size: 11.5px; }
+  th, td { padding: 3px 4px; }
+}
 @page { size: A4; margin: 14mm 11mm 16mm; }
 @media print {
   body { max-width: none; padding: 0; font-size: 10.5pt; }
@@ -135,6 +141,15 @@ def render_html(report: dict[str, Any], rules: Rules, details: Breakdown) -> str
     out.append("</ul></section>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+_DATE_THEN_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)T")
+
+
+def _at(value: str | int | None, rules: Rules, missing: str = "—") -> str:
+    """An instant for a table cell, escaped, that may break before its `T` (only there): the
+    appendix tables hold up to five instants a row, too wide for one line each on a narrow page."""
+    return _DATE_THEN_TIME.sub(r"\1<wbr>T", escape(instant(value, rules, missing)))
 
 
 def _month_words(month: str) -> str:
@@ -403,8 +418,7 @@ def _spans(spans: list[tuple[int, int]], rules: Rules, css: str) -> str:
     if not spans:
         return "—"
     return "<br>".join(
-        f'<span class="{css}">{escape(instant(s, rules))} 至 {escape(instant(e, rules))}</span>'
-        for s, e in spans
+        f'<span class="{css}">{_at(s, rules)} 至 {_at(e, rules)}</span>' for s, e in spans
     )
 
 
@@ -435,8 +449,8 @@ def _outage_table(details: Breakdown, rules: Rules) -> list[str]:
         out.append(
             f"<tr><td>{escape(row.component)}</td>"
             f"<td>{escape(rules.systems.get(row.system, row.system))}</td>"
-            f'<td class="time">{escape(instant(row.start, rules))}</td>'
-            f'<td class="time">{escape(instant(row.end, rules, "未结束"))}</td>'
+            f'<td class="time">{_at(row.start, rules)}</td>'
+            f'<td class="time">{_at(row.end, rules, "未结束")}</td>'
             f'<td class="time">{_spans(row.fault, rules, "fault")}</td>'
             f'<td class="num">{seconds_text(us_seconds(row.fault_us))}</td>'
             f'<td class="time">{_spans(row.maintenance, rules, "maint")}</td>'
@@ -461,13 +475,13 @@ def _window_table(details: Breakdown, rules: Rules) -> list[str]:
         "</tr></thead><tbody>"
     )
     for w in details.windows[:MAX_ROWS]:
-        created = instant(w.created_at, rules, "未记录")
+        created = _at(w.created_at, rules, "未记录")
         if w.late:
             created += "（开始后补登）"
         counted = (
             "<br>".join(
-                f'<span class="maint">{escape(c)}：{escape(instant(s, rules))} 至 '
-                f"{escape(instant(e, rules))}（{escape(duration(e - s))}）</span>"
+                f'<span class="maint">{escape(c)}：{_at(s, rules)} 至 '
+                f"{_at(e, rules)}（{escape(duration(e - s))}）</span>"
                 for c, s, e in w.counted[:MAX_ROWS]
             )
             or "无停机"
@@ -475,9 +489,9 @@ def _window_table(details: Breakdown, rules: Rules) -> list[str]:
         components = "全部" if "*" in w.components else "、".join(w.components)
         out.append(
             f'<tr id="window-{escape(w.id)}"><td>{escape(w.id)}</td>'
-            f'<td class="time">{escape(instant(w.start, rules))}</td>'
-            f'<td class="time">{escape(instant(w.end, rules))}</td>'
-            f'<td>{escape(components)}</td><td class="time">{escape(created)}</td>'
+            f'<td class="time">{_at(w.start, rules)}</td>'
+            f'<td class="time">{_at(w.end, rules)}</td>'
+            f'<td>{escape(components)}</td><td class="time">{created}</td>'
             f'<td>{counted}</td><td class="num">{seconds_text(us_seconds(w.in_scope_us))}</td></tr>'
         )
     out.append("</tbody></table>")
@@ -525,7 +539,7 @@ def _incident_table(report: dict[str, Any], rules: Rules) -> list[str]:
         severity = entry["severity"] + ("（未定级，按默认）" if entry["severity_defaulted"] else "")
         cells = [
             f"<td>{escape(entry['id'])}</td><td>{escape(severity)}</td>",
-            f'<td class="time">{escape(instant(entry["detected_at"], rules))}</td>',
+            f'<td class="time">{_at(entry["detected_at"], rules)}</td>',
         ]
         for measure in ("response", "restoration"):
             row = entry.get(measure)
@@ -540,7 +554,7 @@ def _incident_table(report: dict[str, Any], rules: Rules) -> list[str]:
             status = STATUS.get(row["status"], row["status"])
             css = "fault" if row["status"] in ("late", "missing") else ""
             cells.append(
-                f'<td class="time">{escape(instant(row["done_at"], rules, "未完成"))}</td>'
+                f'<td class="time">{_at(row["done_at"], rules, "未完成")}</td>'
                 f'<td class="{css}">{escape(elapsed)} / '
                 f"{escape(duration(int(row['limit_seconds'] * 1_000_000)))}：{escape(status)}</td>"
             )
@@ -551,8 +565,8 @@ def _incident_table(report: dict[str, Any], rules: Rules) -> list[str]:
             status = REPORT_STATUS.get(written["status"], written["status"])
             css = "fault" if written["status"] in ("late", "missing") else ""
             cells.append(
-                f'<td class="time">{escape(instant(written["deadline"], rules))}</td>'
-                f'<td class="time">{escape(instant(written["submitted_at"], rules, "未提交"))}</td>'
+                f'<td class="time">{_at(written["deadline"], rules)}</td>'
+                f'<td class="time">{_at(written["submitted_at"], rules, "未提交")}</td>'
                 f'<td class="{css}">{escape(status)}</td>'
             )
         out.append(f'<tr id="incident-{escape(entry["id"])}">' + "".join(cells) + "</tr>")
