@@ -873,6 +873,17 @@ def _cover(
 
 
 def _merge_open(intervals: Iterable[tuple[Millis, Millis]]) -> list[tuple[Millis, Millis]]:
+    """Sort and join overlapping or touching intervals, keeping every one: unlike
+    `scoring.intervals.merge`, an empty (`end == start`) or inverted (`end < start`) interval
+    is not dropped. That is why this is not `merge`; the two agree on every non-empty
+    interval, which is all the engine makes itself (a probe's outage has time, "contradictory
+    samples at one instant" make none; coverage gaps and `_k_of_n`'s pieces are non-empty).
+    Replacing it would change what only outages read back from the store can bring
+    (`derive_composite` via `Collector._recompose`): `_k_of_n` comes out the same with empty
+    intervals (checked by a randomised comparison), but an inverted one (stored by hand or by
+    an older version) can lower the sweep's level over `[end, start)` here, where `merge`
+    ignores it; and an empty interval given to `_combine` or `_with_silence` would be a
+    zero-length outage here and none with `merge`."""
     out: list[tuple[Millis, Millis]] = []
     for s, e in sorted(intervals):
         if out and s <= out[-1][1]:
