@@ -24,9 +24,12 @@ runbooks:
 ```
 
 `when.event` is one of `outage_started`, `outage_ended`, `incident_opened`,
-`incident_restored`, `deadline_passed`; the optional filters `systems`, `components` and
-`reasons` (the probe's reason) must all hold. Incident-level events (restored, deadline passed)
-carry no component, so a runbook filtering on systems or components never matches them.
+`incident_restored`, `deadline_passed`, `backup_missed`; the optional filters `systems`,
+`components` and `reasons` (the probe's reason) must all hold. Incident-level events (restored,
+deadline passed) carry no component, so a runbook filtering on systems or components never
+matches them. `backup_missed` (a backup check's period passed its due with no backup done) is
+about the component the check sits on and has no reason and no incident: `reasons` with it is a
+config error.
 Relative paths (`run`'s program when it contains a `/`, `known_hosts`, `key`, `password_file`)
 are relative to the config file's directory, which is also the local command's working
 directory.
@@ -34,7 +37,11 @@ directory.
 What an action gets — the event's fields, never interpolated into a command:
 - environment variables `HOTLINE_EVENT`, `HOTLINE_COMPONENT`, `HOTLINE_SYSTEM`,
   `HOTLINE_INCIDENT`, `HOTLINE_REASON`, `HOTLINE_TS` (ISO 8601 with offset), `HOTLINE_OUTAGE`
-  (the outage id) and `HOTLINE_RUNBOOK`; an empty string when the event has no such field;
+  (the outage id), `HOTLINE_BACKUP_KIND` (`daily` | `monthly`), `HOTLINE_BACKUP_DUE` (the
+  missed backup's due instant), `HOTLINE_BACKUP_PROBE` (the backup check's name),
+  `HOTLINE_BACKUP_LAST_GOOD` (the last backup done before, if any) and `HOTLINE_RUNBOOK`; an
+  empty string when the event has no such field (the backup ones: every event but
+  `backup_missed`);
 - a local command gets nothing else of the collector's environment but a safe `PATH`, `LANG`,
   `HOME`, `USER`/`LOGNAME` and `TZ` (no tokens leak into it); its stdin is empty;
 - over SSH, the `command` string is interpreted by the remote user's shell (that is ssh's
@@ -73,7 +80,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.aio import cancel_and_wait
-from collector.domain.engine import CONFIG_ERROR, Event
+from collector.domain.engine import CONFIG_ERROR, Event, EventType
 from collector.domain.model import SYSTEMS
 from collector.domain.timefmt import format_instant
 from probes.result import Reason
@@ -86,7 +93,9 @@ EVENTS = (
     "incident_opened",
     "incident_restored",
     "deadline_passed",
+    "backup_missed",
 )
+NO_REASON_EVENTS = frozenset({"backup_missed"})  # events a `reasons` filter can never match
 REASONS = tuple(
     dict.fromkeys([*(r.value for r in Reason if r.value != "ok"), "no_data", CONFIG_ERROR])
 )
@@ -348,6 +357,10 @@ def _parse_when(value: Any, at: tuple[str | int, ...]) -> When:
         raise RunbookConfigError(
             (*at, "event"), f"unknown event {event!r} (one of {', '.join(EVENTS)})"
         )
+    if event in NO_REASON_EVENTS and value.get("reasons") is not None:
+        raise RunbookConfigError(
+            (*at, "reasons"), f"{event} carries no probe reason: filter by systems or components"
+        )
     return When(
         event=event,
         systems=_names(value.get("systems"), (*at, "systems"), SYSTEMS, "systems"),
@@ -476,6 +489,21 @@ def event_fields(event: Event, system: str | None) -> dict[str, str]:
         "reason": reason,
         "ts": format_instant(event.ts) or "",
         "outage": outage.id if outage is not None else "",
+        **_backup_fields(event),
+    }
+
+
+def _backup_fields(event: Event) -> dict[str, str]:
+    """A missed backup's kind, due, check and last good backup (BACKUP_MISSED's `detail`, its
+    `ts` the due); empty strings for every other event."""
+    if event.type is not EventType.BACKUP_MISSED:
+        return dict.fromkeys(("backup_kind", "backup_due", "backup_probe", "backup_last_good"), "")
+    detail = event.detail
+    return {
+        "backup_kind": str(detail.get("kind", "") or ""),
+        "backup_due": format_instant(event.ts) or "",
+        "backup_probe": str(detail.get("probe", "") or ""),
+        "backup_last_good": str(detail.get("last_good", "") or ""),
     }
 
 
