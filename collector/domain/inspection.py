@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from collector.domain.maintenance import occurrences
+from collector.domain.maintenance import Occurrence, occurrences
 from collector.domain.model import (
     CheckDay,
     Component,
@@ -266,24 +266,79 @@ def build_inspection(
     end = min(as_of, hi)
     month_days = _days(lo, end)
     in_month = [s for s in value_samples if lo <= s.ts < hi]
+    span = _Span(lo, hi, as_of)
+    month_checks = [d for d in check_days if lo <= d.day < hi]
+    down = [o for o in outages if o.start < hi and (o.end is None or o.end > lo)]
 
+    checks, gaps = _check_rows(span, month_days, components, month_checks, down)
+    ran = {d.component for d in month_checks}
+    never_ran = [
+        {"component": c.id, "system": c.system}
+        for c in components
+        if c.id != composite_id and c.id not in ran and c.first_seen < hi
+    ]
+    entries = backup_events(month, now, value_samples)
+    agent_rows = _agent_rows(agents, heartbeats, end - silent_after)
+    seen_days = {d.day for d in check_days}
+    return {
+        "month": month,
+        "as_of": format_instant(as_of),
+        "period": {"start": format_instant(lo), "end": format_instant(hi)},
+        "checks": checks,
+        "components": _component_rows(span, components, composite_id, down),
+        "resources": _resources(in_month),
+        "certificates": _certificates(in_month),
+        "backups": _backup_rows(span, value_samples, entries),
+        "incidents": [_incident_row(i) for i in incidents if lo <= i.detected_at < hi],
+        "maintenance_windows": [_window_row(occ) for occ in occurrences(list(windows), lo, hi)],
+        "agents": agent_rows,
+        "missed": {
+            "components_without_results": never_ran,
+            "agents_silent": [
+                {"agent": a["agent"], "last_seen": a["last_seen"]}
+                for a in agent_rows
+                if a["silent"]
+            ],
+            "check_days_without_data": gaps,
+            "days_without_any_data": [_day_label(d) for d in month_days if d not in seen_days],
+            "backups_missed": [
+                {"component": e["component"], "kind": e["kind"], "due": e["due"]}
+                for e in entries
+                if e["done_at"] is None
+            ],
+        },
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """The month [lo, hi) and the instant an open outage runs to."""
+
+    lo: Millis
+    hi: Millis
+    as_of: Millis
+
+    def seconds(self, found: Iterable[Outage]) -> int:
+        return sum(_overlap(o, self.lo, self.hi, self.as_of) for o in found) // 1000
+
+
+def _check_rows(
+    span: _Span,
+    month_days: Sequence[Millis],
+    components: Sequence[Component],
+    check_days: Sequence[CheckDay],
+    outages: Sequence[Outage],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each check's month (ok/failed counts, its outages, days without a result), and the
+    checks' days without data."""
     down_by: dict[tuple[str, str], list[Outage]] = defaultdict(list)
-    down_comp: dict[str, list[Outage]] = defaultdict(list)
-    no_data_comp: dict[str, list[Outage]] = defaultdict(list)
     for o in outages:
-        if o.start >= hi or (o.end is not None and o.end <= lo):
-            continue
-        if o.kind is IntervalKind.NO_DATA:
-            no_data_comp[o.component].append(o)
-            continue
-        down_comp[o.component].append(o)
-        for p in o.probes:
-            down_by[(o.component, p)].append(o)
-
+        if o.kind is not IntervalKind.NO_DATA:
+            for p in o.probes:
+                down_by[(o.component, p)].append(o)
     per_check: dict[tuple[str, str], list[CheckDay]] = defaultdict(list)
     for d in check_days:
-        if lo <= d.day < hi:
-            per_check[(d.component, d.probe)].append(d)
+        per_check[(d.component, d.probe)].append(d)
     first_seen = {c.id: c.first_seen for c in components}
     checks = []
     gaps = []
@@ -291,10 +346,10 @@ def build_inspection(
         ok = sum(d.ok for d in days)
         failed = sum(d.failed for d in days)
         seen = {d.day for d in days}
-        since = min(d.day for d in days) if first_seen.get(component, lo) > lo else lo
+        joined_late = first_seen.get(component, span.lo) > span.lo
+        since = min(d.day for d in days) if joined_late else span.lo
         missing = [_day_label(d) for d in month_days if d >= since and d not in seen]
         downs = down_by.get((component, probe), [])
-        down_ms = sum(_overlap(o, lo, hi, as_of) for o in downs)
         state = "failed" if failed and not ok else "degraded" if failed or downs else "ok"
         checks.append(
             {
@@ -310,134 +365,121 @@ def build_inspection(
                 "days_with_data": len(seen),
                 "days_without_data": missing,
                 "outages": len(downs),
-                "down_seconds": down_ms // 1000,
+                "down_seconds": span.seconds(downs),
                 "state": state,
             }
         )
         if missing:
             gaps.append({"component": component, "probe": probe, "days": missing})
+    return checks, gaps
 
-    ran = {d.component for d in check_days if lo <= d.day < hi}
-    never_ran = [
-        {"component": c.id, "system": c.system}
-        for c in components
-        if c.id != composite_id and c.id not in ran and c.first_seen < hi
-    ]
 
-    comp_rows = []
+def _component_rows(
+    span: _Span,
+    components: Sequence[Component],
+    composite_id: str | None,
+    outages: Sequence[Outage],
+) -> list[dict[str, Any]]:
+    """Each component with outages or no-data in the month: its outages and both times."""
+    down: dict[str, list[Outage]] = defaultdict(list)
+    no_data: dict[str, list[Outage]] = defaultdict(list)
+    for o in outages:
+        (no_data if o.kind is IntervalKind.NO_DATA else down)[o.component].append(o)
     systems = {c.id: c.system for c in components}
     if composite_id is not None:
         systems[composite_id] = "callsys"
-    for cid in sorted(set(down_comp) | set(no_data_comp)):
-        comp_rows.append(
-            {
-                "component": cid,
-                "system": systems.get(cid, "other"),
-                "outages": [
-                    {
-                        "start": format_instant(o.start),
-                        "end": format_instant(o.end),
-                        "reason": o.reason,
-                        "detail": o.detail,
-                        "probes": list(o.probes),
-                        "excluded": o.excluded is not None,
-                    }
-                    for o in sorted(down_comp.get(cid, []), key=lambda o: o.start)
-                ],
-                "down_seconds": sum(_overlap(o, lo, hi, as_of) for o in down_comp.get(cid, []))
-                // 1000,
-                "no_data_seconds": sum(
-                    _overlap(o, lo, hi, as_of) for o in no_data_comp.get(cid, [])
-                )
-                // 1000,
-            }
-        )
+    return [
+        {
+            "component": cid,
+            "system": systems.get(cid, "other"),
+            "outages": [
+                {
+                    "start": format_instant(o.start),
+                    "end": format_instant(o.end),
+                    "reason": o.reason,
+                    "detail": o.detail,
+                    "probes": list(o.probes),
+                    "excluded": o.excluded is not None,
+                }
+                for o in sorted(down.get(cid, []), key=lambda o: o.start)
+            ],
+            "down_seconds": span.seconds(down.get(cid, [])),
+            "no_data_seconds": span.seconds(no_data.get(cid, [])),
+        }
+        for cid in sorted(set(down) | set(no_data))
+    ]
 
-    backups = []
-    entries = backup_events(month, now, value_samples)
+
+def _backup_rows(
+    span: _Span, value_samples: Sequence[Sample], entries: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each backup check: its kind, last good backup, failed results, what was due and missed."""
+    rows = []
     for (component, probe), found in sorted(_backup_checks(value_samples).items()):
         mine = [e for e in entries if e["component"] == component]
-        good = [d for s in found if s.ok and s.ts <= as_of and (d := _done_instant(s)) is not None]
-        backups.append(
+        good = [
+            d for s in found if s.ok and s.ts <= span.as_of and (d := _done_instant(s)) is not None
+        ]
+        rows.append(
             {
                 "component": component,
                 "system": found[-1].system,
                 "probe": probe,
                 "kind": found[-1].value[BACKUP_KEY],
                 "last_good": format_instant(max(good)) if good else None,
-                "failed_results": sum(s.count for s in found if not s.ok and lo <= s.ts < hi),
+                "failed_results": sum(
+                    s.count for s in found if not s.ok and span.lo <= s.ts < span.hi
+                ),
                 "due": len(mine),
                 "missed": [e["due"] for e in mine if e["done_at"] is None],
                 "entries": mine,
             }
         )
+    return rows
 
+
+def _agent_rows(
+    agents: Sequence[str], heartbeats: Sequence[Heartbeat], quiet_before: Millis
+) -> list[dict[str, Any]]:
+    """Each agent configured or heard from: last heartbeat, host, and whether it is silent
+    (no heartbeat, or none since `quiet_before`)."""
     heard = {h.agent: h for h in heartbeats}
-    agent_rows = []
-    silent = []
+    rows = []
     for name in sorted(set(agents) | set(heard)):
         h = heard.get(name)
-        quiet = h is None or h.received_at < end - silent_after
-        row = {
-            "agent": name,
-            "last_seen": format_instant(h.received_at) if h is not None else None,
-            "host": h.host if h is not None else {},
-            "silent": quiet,
-        }
-        agent_rows.append(row)
-        if quiet:
-            silent.append({"agent": name, "last_seen": row["last_seen"]})
+        rows.append(
+            {
+                "agent": name,
+                "last_seen": format_instant(h.received_at) if h is not None else None,
+                "host": h.host if h is not None else {},
+                "silent": h is None or h.received_at < quiet_before,
+            }
+        )
+    return rows
 
-    days_without_any = [
-        _day_label(d) for d in month_days if not any(c.day == d for c in check_days)
-    ]
+
+def _incident_row(i: Incident) -> dict[str, Any]:
     return {
-        "month": month,
-        "as_of": format_instant(as_of),
-        "period": {"start": format_instant(lo), "end": format_instant(hi)},
-        "checks": checks,
-        "components": comp_rows,
-        "resources": _resources(in_month),
-        "certificates": _certificates(in_month),
-        "backups": backups,
-        "incidents": [
-            {
-                "id": i.id,
-                "components": list(i.components),
-                "severity": i.severity,
-                "title": i.title,
-                "detected_at": format_instant(i.detected_at),
-                "responded_at": format_instant(i.responded_at),
-                "restored_at": format_instant(i.restored_at),
-                "report_submitted_at": format_instant(i.report_submitted_at),
-                "voided": i.voided,
-            }
-            for i in incidents
-            if lo <= i.detected_at < hi
-        ],
-        "maintenance_windows": [
-            {
-                "id": occ.id,
-                "components": list(occ.window.components),
-                "start": format_instant(occ.start),
-                "end": format_instant(occ.end),
-                "reason": occ.window.reason,
-                "approval_ref": occ.window.approval_ref,
-                "created_by": occ.window.created_by,
-                "created_late": occ.window.created_at > occ.start,
-            }
-            for occ in occurrences(list(windows), lo, hi)
-        ],
-        "agents": agent_rows,
-        "missed": {
-            "components_without_results": never_ran,
-            "agents_silent": silent,
-            "check_days_without_data": gaps,
-            "days_without_any_data": days_without_any,
-            "backups_missed": [
-                {"component": e["component"], "kind": e["kind"], "due": e["due"]}
-                for e in entries
-                if e["done_at"] is None
-            ],
-        },
+        "id": i.id,
+        "components": list(i.components),
+        "severity": i.severity,
+        "title": i.title,
+        "detected_at": format_instant(i.detected_at),
+        "responded_at": format_instant(i.responded_at),
+        "restored_at": format_instant(i.restored_at),
+        "report_submitted_at": format_instant(i.report_submitted_at),
+        "voided": i.voided,
+    }
+
+
+def _window_row(occ: Occurrence) -> dict[str, Any]:
+    return {
+        "id": occ.id,
+        "components": list(occ.window.components),
+        "start": format_instant(occ.start),
+        "end": format_instant(occ.end),
+        "reason": occ.window.reason,
+        "approval_ref": occ.window.approval_ref,
+        "created_by": occ.window.created_by,
+        "created_late": occ.window.created_at > occ.start,
     }
