@@ -20,9 +20,9 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from collector.domain.model import (
     AuditEntry,
@@ -122,22 +122,60 @@ _MIGRATIONS: list[str] = [
 
 _FAR = 2**62  # "until forever" for open intervals in range queries
 
+
 # -- rows ↔ records: one mapping per record type, used by every query that reads or writes it.
-# The columns as `_MIGRATIONS` made them (never reordered: a migration only appends); queries
-# name them, never `SELECT *` or `VALUES` read or written by position.
-_OUTAGE_COLUMNS = (
-    "id", "component", "kind", "start", "end", "detected_at", "probes", "reason", "detail",
-)  # fmt: skip
-_EXCLUSION_COLUMNS = ("outage_id", "reason", "approved_by", "by", "at")
-_WINDOW_COLUMNS = (
-    "id", "components", "start", "end", "reason", "approval_ref", "created_at", "created_by",
-    "rrule", "tz",
-)  # fmt: skip
-_INCIDENT_COLUMNS = (
-    "id", "components", "severity", "detected_at", "title", "opened_by", "first_failed_at",
-    "outage_ids", "responded_at", "responded_by", "restored_at", "restored_by",
-    "report_submitted_at", "report_ref", "voided",
-)  # fmt: skip
+# Each table's row is a NamedTuple whose fields are its columns as `_MIGRATIONS` made them
+# (a migration only appends one); queries name these columns, never `SELECT *` or `VALUES` by
+# position, rows are written by keyword and read by name (`_make` on the selected columns).
+class _OutageRow(NamedTuple):
+    id: str
+    component: str
+    kind: str
+    start: Millis
+    end: Millis | None
+    detected_at: Millis | None
+    probes: str  # JSON list
+    reason: str
+    detail: str
+
+
+class _ExclusionRow(NamedTuple):
+    outage_id: str
+    reason: str
+    approved_by: str
+    by: str
+    at: Millis
+
+
+class _WindowRow(NamedTuple):
+    id: str
+    components: str  # JSON list
+    start: Millis
+    end: Millis
+    reason: str
+    approval_ref: str
+    created_at: Millis
+    created_by: str
+    rrule: str | None
+    tz: str
+
+
+class _IncidentRow(NamedTuple):
+    id: str
+    components: str  # JSON list
+    severity: str
+    detected_at: Millis
+    title: str
+    opened_by: str
+    first_failed_at: Millis | None
+    outage_ids: str  # JSON list
+    responded_at: Millis | None
+    responded_by: str | None
+    restored_at: Millis | None
+    restored_by: str | None
+    report_submitted_at: Millis | None
+    report_ref: str | None
+    voided: str | None  # migration 3
 
 
 def _names(columns: Sequence[str], table: str = "") -> str:
@@ -157,16 +195,12 @@ def _select(table: str, columns: Sequence[str]) -> str:
     return f"SELECT {_names(columns)} FROM {table}"
 
 
-def _named(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
-    return dict(zip(columns, row, strict=True))
-
-
-# outages joined with their exclusions: the exclusion's columns read as `excluded_…`
-_OUTAGE_READ = (*_OUTAGE_COLUMNS, *(f"excluded_{c}" for c in _EXCLUSION_COLUMNS[1:]))
+# an outage's columns, then its exclusion's (all NULL when it has none)
 _OUTAGE_SELECT = (
-    f"SELECT {_names(_OUTAGE_COLUMNS, 'o')}, {_names(_EXCLUSION_COLUMNS[1:], 'e')} "
+    f"SELECT {_names(_OutageRow._fields, 'o')}, {_names(_ExclusionRow._fields, 'e')} "
     "FROM outages o LEFT JOIN exclusions e ON e.outage_id = o.id"
 )
+_OUTAGE_WIDTH = len(_OutageRow._fields)
 
 
 def path_from_url(url: str) -> Path:
@@ -390,7 +424,7 @@ class SqliteStore:
 
     # -- outages -----------------------------------------------------------------------------
     async def upsert_outages(self, outages: Iterable[Outage]) -> None:
-        await self._write(_upsert("outages", _OUTAGE_COLUMNS), (_outage_row(o) for o in outages))
+        await self._write(_upsert("outages", _OutageRow._fields), (_outage_row(o) for o in outages))
 
     async def delete_outages(self, ids: Iterable[str]) -> None:
         await self._write("DELETE FROM outages WHERE id = ?", ((i,) for i in ids))
@@ -434,12 +468,12 @@ class SqliteStore:
             await self._write("DELETE FROM exclusions WHERE outage_id = ?", [(outage_id,)])
         else:
             await self._write(
-                _upsert("exclusions", _EXCLUSION_COLUMNS), [_exclusion_row(outage_id, exclusion)]
+                _upsert("exclusions", _ExclusionRow._fields), [_exclusion_row(outage_id, exclusion)]
             )
 
     # -- windows -----------------------------------------------------------------------------
     async def upsert_window(self, window: MaintenanceWindow) -> None:
-        await self._write(_upsert("windows", _WINDOW_COLUMNS), [_window_row(window)])
+        await self._write(_upsert("windows", _WindowRow._fields), [_window_row(window)])
 
     async def delete_window(self, window_id: str) -> bool:
         def tx() -> bool:
@@ -452,28 +486,25 @@ class SqliteStore:
         return await self._run(tx)
 
     async def windows(self) -> list[MaintenanceWindow]:
-        found = await self._fetch(_select("windows", _WINDOW_COLUMNS) + " ORDER BY start, id")
-        rows = [_named(_WINDOW_COLUMNS, r) for r in found]
+        found = await self._fetch(_select("windows", _WindowRow._fields) + " ORDER BY start, id")
         kept = []
-        for r in rows:  # stored before instants were bounded: no read may fail on it
-            if in_range(r["start"]) and in_range(r["end"]):
-                kept.append(r)
+        for r in map(_WindowRow._make, found):
+            # a window stored before instants were bounded: no read may fail on it
+            if in_range(r.start) and in_range(r.end):
+                kept.append(_window_from_row(r))
             else:
                 log.warning(
-                    "window %s skipped: start %r, end %r not in 2000..2099",
-                    r["id"],
-                    r["start"],
-                    r["end"],
+                    "window %s skipped: start %r, end %r not in 2000..2099", r.id, r.start, r.end
                 )
-        return [_window_from_row(r) for r in kept]
+        return kept
 
     # -- incidents ---------------------------------------------------------------------------
     async def upsert_incident(self, incident: Incident) -> None:
-        await self._write(_upsert("incidents", _INCIDENT_COLUMNS), [_incident_row(incident)])
+        await self._write(_upsert("incidents", _IncidentRow._fields), [_incident_row(incident)])
 
     async def get_incident(self, incident_id: str) -> Incident | None:
         rows = await self._fetch(
-            _select("incidents", _INCIDENT_COLUMNS) + " WHERE id = ?", (incident_id,)
+            _select("incidents", _IncidentRow._fields) + " WHERE id = ?", (incident_id,)
         )
         return _incident_from_row(rows[0]) if rows else None
 
@@ -489,7 +520,7 @@ class SqliteStore:
             args.append(until)
         if open_only:
             where.append("restored_at IS NULL AND voided IS NULL")
-        sql = _select("incidents", _INCIDENT_COLUMNS)
+        sql = _select("incidents", _IncidentRow._fields)
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY detected_at, id"
@@ -716,118 +747,111 @@ def _sample(r: tuple[Any, ...]) -> Sample:
     )
 
 
-def _outage_row(o: Outage) -> tuple[Any, ...]:
-    """An outage as the `outages` table's row, in `_OUTAGE_COLUMNS`' order."""
-    return (
-        o.id,
-        o.component,
-        str(o.kind),
-        o.start,
-        o.end,
-        o.detected_at,
-        json.dumps(list(o.probes)),
-        o.reason,
-        o.detail,
+def _outage_row(o: Outage) -> _OutageRow:
+    return _OutageRow(
+        id=o.id,
+        component=o.component,
+        kind=str(o.kind),
+        start=o.start,
+        end=o.end,
+        detected_at=o.detected_at,
+        probes=json.dumps(list(o.probes)),
+        reason=o.reason,
+        detail=o.detail,
     )
 
 
-def _exclusion_row(outage_id: str, e: Exclusion) -> tuple[Any, ...]:
-    """An exclusion as the `exclusions` table's row, in `_EXCLUSION_COLUMNS`' order."""
-    return (outage_id, e.reason, e.approved_by, e.by, e.at)
+def _exclusion_row(outage_id: str, e: Exclusion) -> _ExclusionRow:
+    return _ExclusionRow(
+        outage_id=outage_id, reason=e.reason, approved_by=e.approved_by, by=e.by, at=e.at
+    )
 
 
 def _outage_from_row(row: Sequence[Any]) -> Outage:
-    """A row of `_OUTAGE_SELECT` (an outage and its exclusion, if any) as an `Outage`."""
-    r = _named(_OUTAGE_READ, row)
-    excluded = None
-    if r["excluded_reason"] is not None:  # NOT NULL in the table: None only when none joined
-        excluded = Exclusion(
-            r["excluded_reason"], r["excluded_approved_by"], r["excluded_by"], r["excluded_at"]
-        )
+    """A row of `_OUTAGE_SELECT`: the outage's columns, then its exclusion's."""
+    o = _OutageRow._make(row[:_OUTAGE_WIDTH])
+    e = _ExclusionRow._make(row[_OUTAGE_WIDTH:])
     return Outage(
-        id=r["id"],
-        component=r["component"],
-        kind=IntervalKind(r["kind"]),
-        start=r["start"],
-        end=r["end"],
-        detected_at=r["detected_at"],
-        probes=tuple(json.loads(r["probes"])),
-        reason=r["reason"],
-        detail=r["detail"],
-        excluded=excluded,
+        id=o.id,
+        component=o.component,
+        kind=IntervalKind(o.kind),
+        start=o.start,
+        end=o.end,
+        detected_at=o.detected_at,
+        probes=tuple(json.loads(o.probes)),
+        reason=o.reason,
+        detail=o.detail,
+        excluded=None if e.outage_id is None else Exclusion(e.reason, e.approved_by, e.by, e.at),
     )
 
 
-def _window_row(w: MaintenanceWindow) -> tuple[Any, ...]:
-    """A window as the `windows` table's row, in `_WINDOW_COLUMNS`' order."""
-    return (
-        w.id,
-        json.dumps(list(w.components)),
-        w.start,
-        w.end,
-        w.reason,
-        w.approval_ref,
-        w.created_at,
-        w.created_by,
-        w.rrule,
-        w.tz,
+def _window_row(w: MaintenanceWindow) -> _WindowRow:
+    return _WindowRow(
+        id=w.id,
+        components=json.dumps(list(w.components)),
+        start=w.start,
+        end=w.end,
+        reason=w.reason,
+        approval_ref=w.approval_ref,
+        created_at=w.created_at,
+        created_by=w.created_by,
+        rrule=w.rrule,
+        tz=w.tz,
     )
 
 
-def _window_from_row(r: Mapping[str, Any]) -> MaintenanceWindow:
-    """A `windows` row, named by `_WINDOW_COLUMNS`, as a `MaintenanceWindow`."""
+def _window_from_row(r: _WindowRow) -> MaintenanceWindow:
     return MaintenanceWindow(
-        id=r["id"],
-        components=tuple(json.loads(r["components"])),
-        start=r["start"],
-        end=r["end"],
-        reason=r["reason"],
-        approval_ref=r["approval_ref"],
-        created_at=r["created_at"],
-        created_by=r["created_by"],
-        rrule=r["rrule"],
-        tz=r["tz"],
+        id=r.id,
+        components=tuple(json.loads(r.components)),
+        start=r.start,
+        end=r.end,
+        reason=r.reason,
+        approval_ref=r.approval_ref,
+        created_at=r.created_at,
+        created_by=r.created_by,
+        rrule=r.rrule,
+        tz=r.tz,
     )
 
 
-def _incident_row(i: Incident) -> tuple[Any, ...]:
-    """An incident as the `incidents` table's row, in `_INCIDENT_COLUMNS`' order."""
-    return (
-        i.id,
-        json.dumps(list(i.components)),
-        i.severity,
-        i.detected_at,
-        i.title,
-        i.opened_by,
-        i.first_failed_at,
-        json.dumps(list(i.outage_ids)),
-        i.responded_at,
-        i.responded_by,
-        i.restored_at,
-        i.restored_by,
-        i.report_submitted_at,
-        i.report_ref,
-        i.voided,
+def _incident_row(i: Incident) -> _IncidentRow:
+    return _IncidentRow(
+        id=i.id,
+        components=json.dumps(list(i.components)),
+        severity=i.severity,
+        detected_at=i.detected_at,
+        title=i.title,
+        opened_by=i.opened_by,
+        first_failed_at=i.first_failed_at,
+        outage_ids=json.dumps(list(i.outage_ids)),
+        responded_at=i.responded_at,
+        responded_by=i.responded_by,
+        restored_at=i.restored_at,
+        restored_by=i.restored_by,
+        report_submitted_at=i.report_submitted_at,
+        report_ref=i.report_ref,
+        voided=i.voided,
     )
 
 
 def _incident_from_row(row: Sequence[Any]) -> Incident:
-    """A row of `_select("incidents", _INCIDENT_COLUMNS)` as an `Incident`."""
-    r = _named(_INCIDENT_COLUMNS, row)
+    """A row of `_select("incidents", _IncidentRow._fields)`."""
+    r = _IncidentRow._make(row)
     return Incident(
-        id=r["id"],
-        components=tuple(json.loads(r["components"])),
-        severity=r["severity"],
-        detected_at=r["detected_at"],
-        title=r["title"],
-        opened_by=r["opened_by"],
-        first_failed_at=r["first_failed_at"],
-        outage_ids=tuple(json.loads(r["outage_ids"])),
-        responded_at=r["responded_at"],
-        responded_by=r["responded_by"],
-        restored_at=r["restored_at"],
-        restored_by=r["restored_by"],
-        report_submitted_at=r["report_submitted_at"],
-        report_ref=r["report_ref"],
-        voided=r["voided"],
+        id=r.id,
+        components=tuple(json.loads(r.components)),
+        severity=r.severity,
+        detected_at=r.detected_at,
+        title=r.title,
+        opened_by=r.opened_by,
+        first_failed_at=r.first_failed_at,
+        outage_ids=tuple(json.loads(r.outage_ids)),
+        responded_at=r.responded_at,
+        responded_by=r.responded_by,
+        restored_at=r.restored_at,
+        restored_by=r.restored_by,
+        report_submitted_at=r.report_submitted_at,
+        report_ref=r.report_ref,
+        voided=r.voided,
     )
