@@ -340,6 +340,18 @@ def main() -> int:
             agent_log = (tmp / "agent.log").read_text(errors="replace")
             collector_log = collector.log.read_text(errors="replace")
 
+    return _verdict(peers, stored, counts, drained_in, samples, agent_log + collector_log)
+
+
+def _verdict(
+    peers: list[Peer],
+    stored: list[dict],
+    counts: dict[str, int],
+    drained_in: float | None,
+    samples: dict[str, list[tuple[int, int]]],
+    logs: str,
+) -> int:
+    """Print the summary table and the bounds; 1 when a bound was not met."""
     failures: list[str] = []
     rows = []
     induced_total = 0
@@ -381,7 +393,7 @@ def main() -> int:
         f"{TOLERANCE_MS / 1000:g} s; last-quarter median RSS ≤ {RSS_GROWTH:g} × first + "
         f"{RSS_SLACK // 2**20} MiB; fds ≤ first + {FD_SLACK}"
     )
-    tracebacks = [line for line in (agent_log + collector_log).splitlines() if "Traceback" in line]
+    tracebacks = [line for line in logs.splitlines() if "Traceback" in line]
     print(f"tracebacks in the logs: {len(tracebacks)}")
     if failures:
         print("\nFAILED:\n" + "\n".join(f"- {f}" for f in failures))
