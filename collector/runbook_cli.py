@@ -3,6 +3,7 @@ by default (nothing runs), `--run` to run the matching ones once, here, as the c
 
     hotline runbook try --config /etc/hotline/collector.yaml --event outage_started \\
         --component ivr-1 [--system ivr] [--reason timeout] [--incident INC-…] [--run]
+    hotline runbook try --config … --event backup_missed --component acd-1 [--kind daily]
 
 Prints one JSON object per matching runbook (its plan; with --run also the outcome). Exit 0
 when something matched (and, with --run, every run was ok), 2 when nothing matched or a run
@@ -16,7 +17,7 @@ import json
 import sys
 
 EVENTS = ("outage_started", "outage_ended", "incident_opened", "incident_restored",
-          "deadline_passed")  # fmt: skip
+          "deadline_passed", "backup_missed")  # fmt: skip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     try_.add_argument("--system", help="its system (acd, ivr, seat, callsys, other)")
     try_.add_argument("--reason", default="timeout", help="the probe's reason")
     try_.add_argument("--incident", help="the incident id the event belongs to")
+    try_.add_argument(
+        "--kind", choices=("daily", "monthly"), default="daily", help="backup_missed: which backup"
+    )
     try_.add_argument("--run", action="store_true", help="really run them (default: dry run)")
 
 
@@ -48,9 +52,12 @@ def run(args: argparse.Namespace) -> int:
         return 3
     now = time.time_ns() // 1_000_000
     outage = None
-    if args.component:
+    detail: dict[str, object] = {}
+    if args.event == "backup_missed":  # no outage: the backup due now, as the tick publishes it
+        detail = {"kind": args.kind, "probe": "backup"}
+    elif args.component:
         outage = Outage(f"{args.component}@{now}", args.component, now, None, reason=args.reason)
-    event = Event(EventType(args.event), now, args.component, outage, args.incident)
+    event = Event(EventType(args.event), now, args.component, outage, args.incident, detail)
     system = args.system
 
     def system_of(component: str) -> str | None:

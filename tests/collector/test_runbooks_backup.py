@@ -218,3 +218,28 @@ def test_backup_missed_is_a_known_event_and_a_reasons_filter_on_it_is_an_error()
         )  # fmt: skip
     assert caught.value.field == "runbooks[0].when.reasons"
     assert "no probe reason" in str(caught.value)
+
+
+def test_runbook_try_offers_backup_missed_with_its_kind(tmp_path: Path) -> None:
+    import json
+
+    from tests.collector.test_cli import hotline
+
+    out = tmp_path / "env"
+    config = tmp_path / "collector.yaml"
+    config.write_text(
+        f"state_dir: {tmp_path}\n"
+        "agents: [{name: a1, token: t}]\n"
+        "runbooks:\n"
+        "  - name: backup-again\n"
+        "    when: {event: backup_missed, components: [acd-1]}\n"
+        f"    run: ['/bin/sh', '-c', 'echo $HOTLINE_BACKUP_KIND > {out}']\n"
+    )
+    args = ["runbook", "try", "--config", str(config), "--event", "backup_missed"]
+    dry = hotline(*args, "--component", "acd-1", "--kind", "monthly")
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["plan"]["env"]["HOTLINE_BACKUP_KIND"] == "monthly"
+    assert hotline(*args, "--component", "acd-2").returncode == 2  # not its component
+    real = hotline(*args, "--component", "acd-1", "--run")
+    assert real.returncode == 0, real.stderr
+    assert out.read_text().strip() == "daily"  # the default kind
