@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -143,6 +145,11 @@ class Collector:
                 _NotifyHost(self), config.alerts, config.runbooks, Path(config.state_dir), limits
             )
             self.subscribers.append(self.notifier)
+        # what was told survives a restart: the alert outbox would not send twice, but a
+        # runbook would run again
+        self._backups_told_path = (
+            Path(config.state_dir) / "backups-told.json" if self.notifier is not None else None
+        )
 
     def _known(self, component: str) -> bool:
         return component == self.config.engine.composite_id or component in self.systems
@@ -449,6 +456,7 @@ class Collector:
         if not self._backups_loaded:  # once, after a start: the store's, and any since
             read = await self.store.value_samples(floor, now + DAY, [BACKUP_KEY])
             self._backup_samples = _merged(read, self._backup_samples)
+            self._backups_told |= _read_told(self._backups_told_path)
             self._backups_loaded = True
             self._backups_changed = True
         stale = self._backups_checked_at is None or now - self._backups_checked_at >= _BACKUP_EVERY
@@ -478,6 +486,8 @@ class Collector:
                 detail["last_good"] = format_instant(m.last_good)
             events.append(Event(EventType.BACKUP_MISSED, m.due, m.component, detail=detail))
         await self._publish(events)
+        if events:  # after publishing: a crash in between tells again rather than never
+            _write_told(self._backups_told_path, self._backups_told)
 
     async def _apply(self, changes: Changes, now: Millis) -> None:
         if not changes:
@@ -1171,3 +1181,28 @@ def _describe(ev: Event) -> str:
     for key, value in sorted(ev.detail.items()):
         parts.append(f"{key}={value}")
     return " ".join(parts)
+
+
+def _read_told(path: Path | None) -> set[tuple[str, str, Millis]]:
+    """The missed backups told before this start (see `_check_backups`)."""
+    if path is None:
+        return set()
+    try:
+        return {(str(c), str(k), int(d)) for c, k, d in json.loads(path.read_text("utf-8"))}
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("cannot read %s (%s): recent missed backups may be told again", path, exc)
+        return set()
+
+
+def _write_told(path: Path | None, told: set[tuple[str, str, Millis]]) -> None:
+    if path is None:
+        return
+    part = path.with_name(path.name + ".part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part.write_text(json.dumps(sorted(told)), "utf-8")
+        os.replace(part, path)
+    except OSError as exc:
+        log.warning("cannot write %s (%s): a restart may tell these backups again", path, exc)

@@ -243,3 +243,28 @@ def test_runbook_try_offers_backup_missed_with_its_kind(tmp_path: Path) -> None:
     real = hotline(*args, "--component", "acd-1", "--run")
     assert real.returncode == 0, real.stderr
     assert out.read_text().strip() == "daily"  # the default kind
+
+
+async def test_a_restart_does_not_run_a_missed_backups_runbook_again(
+    collecting: Served, tmp_path: Path
+) -> None:
+    """What was told is kept beside the alert outbox (`backups-told.json` in the state
+    directory): the alert would not be sent twice anyway, but the runbook would run again."""
+    for hour in range(30):  # the 3rd's backup never comes; the 4th's check keeps looking
+        await _check(collecting, DAY + timedelta(hours=hour))
+    await collecting.collector.tick()
+    out = tmp_path / "out"
+    assert len(await _ran(out, 1)) == 1
+    await collecting.collector.stop()
+
+    clock = Clock(ms(DAY + timedelta(hours=31)))
+    again = Collector(collecting.collector.config, SqliteStore(tmp_path / "store.db"), clock=clock)
+    async with serve_in_process(again) as served:
+        await _check(served, DAY + timedelta(hours=31))
+        await served.collector.tick()
+        notifier = served.collector.notifier
+        assert notifier is not None and notifier.runner is not None
+        await notifier.runner.aclose()  # waits for runs in flight to end
+    assert (out / "runs").read_text().splitlines() == [
+        "backup_missed backup-acd 2026-11-04T00:00:00+08:00"
+    ]
