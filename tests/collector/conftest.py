@@ -73,6 +73,7 @@ def make_config(tmp_path: Path, **engine: object) -> CollectorConfig:
         engine=EngineConfig(silence_grace=5, **engine),  # type: ignore[arg-type]
         max_body=256 * 1024,
         tick_seconds=3600,  # tests tick by hand
+        state_dir=str(tmp_path),  # never the user's ~/.local/state
     )
 
 
