@@ -386,25 +386,7 @@ class SqliteStore:
             sql += " AND component = ?"
             args.append(component)
         sql += " ORDER BY ts, component, probe, rowid"
-        rows = await self._fetch(sql, args)
-        return [
-            Sample(
-                agent=r[0],
-                component=r[1],
-                system=r[2],
-                probe=r[3],
-                ts=r[4],
-                ok=bool(r[5]),
-                reason=r[6],
-                detail=r[7],
-                latency_ms=r[8],
-                value=None if r[9] is None else json.loads(r[9]),
-                interval=r[10],
-                count=r[11],
-                until=r[12],
-            )
-            for r in rows
-        ]
+        return [_sample(r) for r in await self._fetch(sql, args)]
 
     async def components(self) -> list[Component]:
         rows = await self._fetch("SELECT id, system, first_seen, agent FROM components ORDER BY id")
