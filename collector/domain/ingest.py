@@ -85,9 +85,10 @@ def parse_batch(
     seen: dict[str, str] = {}
     limit = now + max_future_ms
     floor = MIN_INSTANT if max_age_ms is None else max(MIN_INSTANT, now - max_age_ms)
+    bounds = _Bounds(limit, floor, max_future_ms, max_age_ms, now)
     for index, raw in enumerate(results):
         try:
-            sample = _sample(agent, raw, _Bounds(limit, floor, max_future_ms, max_age_ms, now))
+            sample = _sample(agent, raw, bounds)
             system = known.get(sample.component) or seen.get(sample.component)
             if system is not None and system != sample.system:
                 raise _Bad(
