@@ -107,12 +107,21 @@ class SampleWriter:
                 self._status.clear()
             self._status[status_key] = status
         line = f"{head}{status},count={s.count}i"
-        if s.latency_ms is not None:
-            line += ",latency_ms=" + lp.field_value(float(s.latency_ms))
+        latency = s.latency_ms
+        if latency is not None:
+            # a finite float as `field_value` writes it (x - x is 0.0 only when finite)
+            if type(latency) is float and latency - latency == 0.0:
+                line += ",latency_ms=" + repr(latency)
+            else:
+                line += ",latency_ms=" + lp.field_value(float(latency))
         if s.value is not None:
             line += ",value=" + lp.string_value(_json(s.value))
-        if s.interval is not None:
-            line += ",interval=" + lp.field_value(float(s.interval))
+        interval = s.interval
+        if interval is not None:
+            if type(interval) is float and interval - interval == 0.0:
+                line += ",interval=" + repr(interval)
+            else:
+                line += ",interval=" + lp.field_value(float(interval))
         if s.until is not None:
             line += f",until={s.until}i"
         return f"{line} {s.ts * MS + seq % SUB_MS}"
