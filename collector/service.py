@@ -134,6 +134,7 @@ class Collector:
         self._backups_changed = False
         self._backups_checked_at: Millis | None = None
         self._backups_told: set[tuple[str, str, Millis]] = set()  # (component, kind, due)
+        self._backups_failing = False
         self.backups_missed = 0  # this month's so far, as last looked (/metrics)
         self.notifier: Notifier | None = None
         if config.alerts is not None or config.runbooks:
@@ -414,8 +415,14 @@ class Collector:
             await self._apply(self.engine.tick(now), now)
         try:
             await self._check_backups(now)
-        except Exception:  # the store may not answer now; the next tick tries again
-            log.exception("looking for missed backups failed")
+        except Exception as exc:  # the store may not answer now; the next tick tries again
+            if not self._backups_failing:  # one line per failing spell, not one per tick
+                log.warning("looking for missed backups failed (%s); retrying every tick", exc)
+            self._backups_failing = True
+        else:
+            if self._backups_failing:
+                log.info("looking for missed backups works again")
+            self._backups_failing = False
         if self.notifier is not None:  # reminders, escalation, written reports due
             await self.notifier.tick(now)
 

@@ -7,6 +7,7 @@ alerts no one. The facts' `backups` keep their shape."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -314,3 +315,26 @@ def test_a_backup_seen_written_in_its_day_is_not_missed() -> None:
     seen = [_sample(DAY + h * HOUR, DAY - 22 * HOUR) for h in range(24)]
     seen.append(_sample(DAY + 24 * HOUR, made))
     assert missed_backups("2026-11", ms(DAY + 30 * HOUR), seen) == []
+
+
+async def test_a_store_that_cannot_read_backups_is_one_warning_not_one_per_tick(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hotline.collector")
+    c = await started(tmp_path, Clock(ms(DAY)))
+    store = c.store
+    real = store.value_samples
+
+    async def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("store unavailable")
+
+    store.value_samples = refuse  # type: ignore[method-assign]
+    for minute in range(5):
+        c.clock.now = ms(DAY) + minute * 60_000  # type: ignore[attr-defined]
+        await c.tick()
+    failing = [r for r in caplog.records if "missed backups failed" in r.getMessage()]
+    assert len(failing) == 1 and failing[0].levelname == "WARNING"
+    store.value_samples = real  # type: ignore[method-assign]
+    await c.tick()
+    assert "works again" in caplog.text
+    await c.stop()
