@@ -69,6 +69,9 @@ class CollectorConfig:
     keep_days: float = 400.0
     alerts: AlertsConfig | None = None
     runbooks: tuple[Runbook, ...] = ()
+    # working days of years chinesecalendar does not know (the scorer's override files, the
+    # same ones `hotline score --calendar` takes): the written reports' deadlines
+    calendar_years: Mapping[int, Any] = field(default_factory=dict)
     # the line of each top-level key in the file, for errors found after loading (the CLI's)
     key_lines: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
 
@@ -84,6 +87,7 @@ _TOP = {
     "dependencies", "severity", "component_severity", "response_limits", "restoration_limits",
     "max_future",
     "max_body", "tick_seconds", "rebuild_hours", "retention", "alerts", "runbooks",
+    "calendar_overrides",
 }  # fmt: skip
 _PRINCIPAL = {"name", "token", "token_file"}
 _RETENTION = {"raw_days", "keep_days"}
@@ -267,8 +271,32 @@ def _build(data: dict[str, Any], where: _Where, base: Path) -> CollectorConfig:
         keep_days=float(keep_days),
         alerts=_alerts(data, where, base),
         runbooks=_runbooks(data, where, base),
+        calendar_years=_calendar(data, where, base),
         **_tls(data, where, base),
     )
+
+
+def _calendar(data: dict[str, Any], where: _Where, base: Path) -> dict[int, Any]:
+    """`calendar_overrides`: files (relative to the config's directory) in the scorer's
+    calendar override format, one year each, read now (a bad one is a config error)."""
+    from scoring.rules import RulesError, load_calendar_year
+
+    files = data.get("calendar_overrides")
+    if files is None:
+        return {}
+    if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
+        raise where.error(("calendar_overrides",), "must be a list of file paths")
+    years: dict[int, Any] = {}
+    for i, name in enumerate(files):
+        file = Path(os.path.expanduser(name))
+        try:
+            year = load_calendar_year(file if file.is_absolute() else base / file)
+        except RulesError as exc:
+            raise where.error(("calendar_overrides", i), "; ".join(exc.errors)) from None
+        if year.year in years:
+            raise where.error(("calendar_overrides", i), f"a second file for {year.year}")
+        years[year.year] = year
+    return years
 
 
 def _tls(data: dict[str, Any], where: _Where, base: Path) -> dict[str, str | None]:

@@ -143,7 +143,12 @@ class Collector:
                 restoration=config.incidents.restoration_limits,
             )
             self.notifier = Notifier(
-                _NotifyHost(self), config.alerts, config.runbooks, Path(config.state_dir), limits
+                _NotifyHost(self),
+                config.alerts,
+                config.runbooks,
+                Path(config.state_dir),
+                limits,
+                calendar_overrides=config.calendar_years,
             )
             self.subscribers.append(self.notifier)
         # what was told survives a restart: the alert outbox would not send twice, but a

@@ -20,6 +20,7 @@ from collector.api.metrics import Metrics
 from collector.api.parse import bad
 from collector.config import Principal
 from collector.domain.ingest import MAX_INTERVAL, BatchError
+from collector.domain.model import Incident
 from collector.domain.timefmt import check_instant, format_instant
 from collector.service import Collector
 from collector.store.base import BatchConflict
@@ -41,6 +42,12 @@ def _service(request: Request, ready: bool = True) -> Collector:
         why = f": {collector.not_ready}" if request.user.is_authenticated else ""
         raise bad(f"collector not ready{why}", 503)
     return collector
+
+
+def _incident(collector: Collector, i: Incident) -> dict[str, Any]:
+    """An incident as JSON, its written report's deadline counted with the configured
+    calendar overrides (years chinesecalendar does not know)."""
+    return views.incident(i, collector.config.calendar_years)
 
 
 def _who(request: Request) -> Principal:
@@ -126,7 +133,8 @@ async def heartbeat(request: Request) -> Response:
 @known_token
 async def status(request: Request) -> Response:
     """Components' states, open outages and incidents, agents' last heartbeat."""
-    s = await _service(request).status()
+    collector = _service(request)
+    s = await collector.status()
     metrics = _metrics(request)
     metrics.open_outages.set(len(s["open_outages"]))
     metrics.open_incidents.set(len(s["open_incidents"]))
@@ -135,7 +143,7 @@ async def status(request: Request) -> Response:
             "now": format_instant(s["now"]),
             "components": s["components"],
             "open_outages": [views.outage(o) for o in s["open_outages"]],
-            "open_incidents": [views.incident(i) for i in s["open_incidents"]],
+            "open_incidents": [_incident(collector, i) for i in s["open_incidents"]],
             "agents": [views.heartbeat(h) for h in s["agents"]],
         }
     )
@@ -355,7 +363,7 @@ async def list_incidents(request: Request) -> Response:
     if request.query_params.get("month"):
         _, since, until = parse.month_param(request)
     found = await collector.incidents(since, until, open_only)
-    return _json({"incidents": [views.incident(i) for i in found]})
+    return _json({"incidents": [_incident(collector, i) for i in found]})
 
 
 @known_token
@@ -376,7 +384,7 @@ async def open_incident(request: Request) -> Response:
         detected,
         new_component=parse.flag(data, "new_component"),
     )
-    return _json(views.incident(inc), 201)
+    return _json(_incident(collector, inc), 201)
 
 
 @known_token
@@ -384,7 +392,7 @@ async def get_incident(request: Request) -> Response:
     """One incident with its timeline and audit trail."""
     collector = _service(request)
     iid = request.path_params["incident_id"]
-    out = views.incident(await collector.get_incident(iid))
+    out = _incident(collector, await collector.get_incident(iid))
     out["timeline"] = [views.timeline_entry(e) for e in await collector.timeline(iid)]
     out["audit"] = [views.audit_entry(a) for a in await collector.audit(target=iid)]
     return _json(out)
@@ -403,7 +411,7 @@ async def ack_incident(request: Request) -> Response:
     `reason`, audited): when it was really acknowledged, if recorded late."""
     collector, who, iid, data = await _incident_body(request)
     at, reason = _late(data)
-    return _json(views.incident(await collector.ack_incident(who.name, iid, at, reason)))
+    return _json(_incident(collector, await collector.ack_incident(who.name, iid, at, reason)))
 
 
 def _late(data: dict[str, Any]) -> tuple[int | None, str | None]:
@@ -426,7 +434,7 @@ async def restore_incident(request: Request) -> Response:
     force = parse.flag(data, "force")
     reason = parse.text(data, "reason") if data.get("reason") is not None else None
     inc = await collector.restore_incident(who.name, iid, at=at, force=force, reason=reason)
-    return _json(views.incident(inc))
+    return _json(_incident(collector, inc))
 
 
 @known_token
@@ -436,7 +444,7 @@ async def report_incident(request: Request) -> Response:
     collector, who, iid, data = await _incident_body(request)
     at, reason = _late(data)
     inc = await collector.report_incident(who.name, iid, parse.text(data, "ref"), at, reason)
-    return _json(views.incident(inc))
+    return _json(_incident(collector, inc))
 
 
 @known_token
@@ -445,7 +453,7 @@ async def annotate_incident(request: Request) -> Response:
     """Add a note to an incident's timeline (note)."""
     collector, who, iid, data = await _incident_body(request)
     inc = await collector.annotate_incident(who.name, iid, parse.text(data, "note"))
-    return _json(views.incident(inc))
+    return _json(_incident(collector, inc))
 
 
 # -- operations ------------------------------------------------------------------------------
