@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from collector.client.report_draft import EAST_ASIAN_FONT, docx_fonts
+
 SYSTEM_NAMES = {
     "acd": "排队机",
     "ivr": "IVR",
@@ -34,8 +36,6 @@ FONTS = (
     '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC", '
     '"Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif'
 )
-EAST_ASIAN_FONT = "宋体"
-LATIN_FONT = "Times New Roman"
 INK = "#333"
 WIDTH = 960
 LABEL = 56
@@ -495,19 +495,6 @@ def render_html(doc: Mapping[str, Any]) -> str:
 # --- Word ------------------------------------------------------------------------------------
 
 
-def _fonts(element: Any, east_asian: str, bold: bool | None = None) -> None:
-    from docx.oxml.ns import qn
-
-    element.font.name = LATIN_FONT
-    if bold is not None:
-        element.font.bold = bold
-    rpr = element.element.get_or_add_rPr()
-    fonts = rpr.get_or_add_rFonts()
-    for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
-        fonts.attrib.pop(qn(theme), None)
-    fonts.set(qn("w:eastAsia"), east_asian)
-
-
 def render_docx(doc: Mapping[str, Any], east_asian_font: str = EAST_ASIAN_FONT) -> bytes:
     """The same report as a Word document (.docx bytes); the charts become daily tables."""
     from docx import Document
@@ -515,14 +502,14 @@ def render_docx(doc: Mapping[str, Any], east_asian_font: str = EAST_ASIAN_FONT) 
 
     document = Document()
     for name in ("Normal", "Title", "Heading 1", "Heading 2"):
-        _fonts(document.styles[name], east_asian_font)
+        docx_fonts(document.styles[name], east_asian_font)
     document.styles["Normal"].font.size = Pt(9)
 
     def heading(text: str, level: int) -> None:
-        _fonts(document.add_heading(level=level).add_run(text), east_asian_font)
+        docx_fonts(document.add_heading(level=level).add_run(text), east_asian_font)
 
     def paragraph(text: str) -> None:
-        _fonts(document.add_paragraph().add_run(text), east_asian_font)
+        docx_fonts(document.add_paragraph().add_run(text), east_asian_font)
 
     def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         if not rows:
@@ -531,10 +518,10 @@ def render_docx(doc: Mapping[str, Any], east_asian_font: str = EAST_ASIAN_FONT) 
         t = document.add_table(rows=1, cols=len(header))
         t.style = "Table Grid"
         for cell, text in zip(t.rows[0].cells, header, strict=True):
-            _fonts(cell.paragraphs[0].add_run(text), east_asian_font, bold=True)
+            docx_fonts(cell.paragraphs[0].add_run(text), east_asian_font, bold=True)
         for row in rows:
             for cell, text in zip(t.add_row().cells, row, strict=True):
-                _fonts(cell.paragraphs[0].add_run(text), east_asian_font)
+                docx_fonts(cell.paragraphs[0].add_run(text), east_asian_font)
 
     heading(title(doc), 0)
     paragraph(f"统计周期：{when(doc['period']['start'])} 至 {when(doc['period']['end'])}　　"

@@ -179,7 +179,7 @@ def draft_markdown(incident: dict[str, Any]) -> str:
 # --- Word ------------------------------------------------------------------------------------
 
 
-def _fonts(element: Any, east_asian: str, bold: bool | None = None) -> None:
+def docx_fonts(element: Any, east_asian: str, bold: bool | None = None) -> None:
     """Latin and East Asian fonts on a style or run (w:rFonts w:eastAsia), theme fonts dropped
     so Word and LibreOffice render the Chinese with `east_asian`."""
     from docx.oxml.ns import qn
@@ -200,11 +200,11 @@ def _table(
     table = document.add_table(rows=1, cols=len(header))
     table.style = "Table Grid"
     for cell, text in zip(table.rows[0].cells, header, strict=True):
-        _fonts(cell.paragraphs[0].add_run(text), font, bold=True)
+        docx_fonts(cell.paragraphs[0].add_run(text), font, bold=True)
     for row in rows:
         cells = table.add_row().cells
         for cell, text in zip(cells, row, strict=True):
-            _fonts(cell.paragraphs[0].add_run(text), font)
+            docx_fonts(cell.paragraphs[0].add_run(text), font)
 
 
 def draft_docx(
@@ -218,13 +218,13 @@ def draft_docx(
     i = incident
     document = Document()
     for name in ("Normal", "Title", "Heading 1", "Heading 2"):
-        _fonts(document.styles[name], east_asian_font)
+        docx_fonts(document.styles[name], east_asian_font)
 
     def heading(text: str, level: int) -> None:
-        _fonts(document.add_heading(level=level).add_run(text), east_asian_font)
+        docx_fonts(document.add_heading(level=level).add_run(text), east_asian_font)
 
     def paragraph(text: str) -> None:
-        _fonts(document.add_paragraph().add_run(text), east_asian_font)
+        docx_fonts(document.add_paragraph().add_run(text), east_asian_font)
 
     heading("事件报告（书面报告）", 0)
     paragraph(f"事件编号：{i['id']}　　报告截止时间：{report_due_text(i)}")
