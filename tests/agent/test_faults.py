@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import json
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,54 +27,17 @@ from tests.agent.conftest import (
     write_config,
 )
 from tests.agent.receiver import Receiver
-from tests.conftest import IN_CI
+from tests.peers.smallfs import fill, mount_small_fs
 from tests.peers.sshd import Sshd
 
 StartAgent = Callable[[Path], AgentProcess]
 
 
-def _need_root(why: str) -> None:
-    if os.geteuid() == 0:
-        return
-    message = f"not root: {why}; scripts/test runs as root in CI"
-    if IN_CI:
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
     """A real 4 MiB filesystem (tmpfs) the test can fill to the last byte."""
-    _need_root("mounting a small filesystem needs root")
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        message = f"cannot mount a tmpfs here: {done.stderr.strip()}"
-        if IN_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    try:
+    with mount_small_fs(tmp_path, "4m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def _fill(path: Path) -> None:
-    """Write `path` until the filesystem has not one byte left."""
-    with open(path, "wb", buffering=0) as handle:
-        for size in (1 << 16, 4096, 512, 1):
-            chunk = b"\0" * size
-            while True:
-                try:
-                    handle.write(chunk)
-                except OSError as exc:
-                    assert exc.errno == errno.ENOSPC, exc
-                    break
 
 
 class _Flapper:
@@ -131,7 +92,7 @@ def test_a_full_spool_disk_is_survived_counted_and_shipping_resumes_when_space_r
         wait_for(lambda: (small_fs / "spool.db").exists(), 10, "spool created")
         time.sleep(1.0)
         filler = small_fs / "filler"
-        _fill(filler)
+        fill(filler)
         wait_for(lambda: "cannot write" in agent.output(), 20, "the spool's write error logged")
         receiver.start()  # the collector is back, the disk still full
         time.sleep(3.0)
@@ -191,7 +152,7 @@ async def test_results_a_full_disk_refuses_are_held_then_written_and_what_overfl
     for _ in range(20):
         n += 1
         await spool.put([_result(f"seat-{n % 4}", n, n % 8 < 4)])
-    _fill(small_fs / "filler")
+    fill(small_fs / "filler")
     while spool.stats().error is None:  # until the disk refuses (the WAL had some room)
         n += 1
         await spool.put([_result(f"seat-{n % 4}", n, n % 8 < 4)])

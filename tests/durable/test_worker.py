@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import errno
-import os
 import sqlite3
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from durable import Worker, WorkerClosed
-from tests.conftest import IN_CI
+from tests.peers.smallfs import fill, mount_small_fs
 
 
 def _connect(path: Path) -> Callable[[], sqlite3.Connection]:
@@ -255,37 +252,8 @@ async def test_a_full_database_fails_its_callers_only_truthfully_and_writes_resu
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
     """A real 1 MiB filesystem (tmpfs) the test can fill to the last byte."""
-    message = "mounting a small filesystem needs root"
-    if os.geteuid() == 0:
-        mount = tmp_path / "small"
-        mount.mkdir()
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(mount)],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode == 0:
-            try:
-                yield mount
-            finally:
-                subprocess.run(["umount", "-l", str(mount)], check=False)
-            return
-        message = f"cannot mount a tmpfs here: {done.stderr.strip()}"
-    if IN_CI:
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
-
-
-def _fill(path: Path) -> None:
-    with open(path, "wb", buffering=0) as handle:
-        for size in (1 << 16, 4096, 512, 1):
-            chunk = b"\0" * size
-            while True:
-                try:
-                    handle.write(chunk)
-                except OSError as exc:
-                    assert exc.errno == errno.ENOSPC, exc
-                    break
+    with mount_small_fs(tmp_path, "1m") as mount:
+        yield mount
 
 
 async def test_a_full_disk_surfaces_to_the_caller_and_the_worker_goes_on_when_space_returns(
@@ -295,7 +263,7 @@ async def test_a_full_disk_surfaces_to_the_caller_and_the_worker_goes_on_when_sp
     worker = Worker(_connect(path))
     await worker.open()
     await worker.transaction(_insert("before"))
-    _fill(small_fs / "filler")
+    fill(small_fs / "filler")
     n = 0
     with pytest.raises(sqlite3.Error, match="full"):
         while True:  # the WAL may have some room left: write until the disk refuses
