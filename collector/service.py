@@ -394,13 +394,14 @@ class Collector:
             return IngestResult(len(batch.samples), duplicate=True)
         self.counters["accepted"] += len(batch.samples)
         self.counters["rejected"] += len(batch.rejected)
-        self._remember_backups(batch.samples)
+        backups = [s for s in batch.samples if is_backup_sample(s)]  # usually none
+        self._remember_backups(backups)
         if unready:
             return IngestResult(len(batch.samples), duplicate=False)
         async with self._lock:
             now = self.clock()
             try:
-                samples = self._state_samples(batch.samples)
+                samples = self._state_samples(batch.samples, backups)
                 await self._apply(self.engine.ingest(samples, now), now)
             except Exception:  # the samples are durable; a restart rebuilds from them
                 log.exception("applying a batch's outage changes failed")
@@ -432,11 +433,15 @@ class Collector:
             await self.notifier.tick(now)
 
     # -- backups -----------------------------------------------------------------------------
-    def _state_samples(self, samples: Sequence[Sample]) -> Sequence[Sample]:
-        """The samples that decide components' states: all but backup checks'. A check that
-        once said it watches a backup stays one (its timeouts carry no value). A component
-        with no other check is left out of the engine: never down, never no_data."""
-        found = [s for s in samples if is_backup_sample(s)]
+    def _state_samples(
+        self, samples: Sequence[Sample], found: list[Sample] | None = None
+    ) -> Sequence[Sample]:
+        """The samples that decide components' states: all but backup checks' (`found`, those
+        of `samples` carrying a backup value, when the caller has them). A check that once
+        said it watches a backup stays one (its timeouts carry no value). A component with no
+        other check is left out of the engine: never down, never no_data."""
+        if found is None:
+            found = [s for s in samples if is_backup_sample(s)]
         if not found and not self._backup_probes:
             return samples  # the usual batch
         self._backup_probes.update((s.component, s.probe) for s in found)
@@ -449,8 +454,8 @@ class Collector:
         )
         return kept
 
-    def _remember_backups(self, samples: Sequence[Sample]) -> None:
-        found = [s for s in samples if is_backup_sample(s)]
+    def _remember_backups(self, found: list[Sample]) -> None:
+        """Keep the backup checks' samples `found` in a batch for `_check_backups`."""
         if found:
             self._backup_samples.extend(found)
             self._backups_changed = True
@@ -458,8 +463,8 @@ class Collector:
     async def _check_backups(self, now: Millis) -> None:
         """Publish BACKUP_MISSED once per (component, kind, due) that passed without a backup
         done (`missed_backups`: the rule of the facts' `backups`), within
-        `BACKUP_ALERT_LOOKBACK` of its due. The alert outbox keeps what was told across a
-        restart; this set keeps the log to one line per missed backup in a run. Cheap: only
+        `BACKUP_ALERT_LOOKBACK` of its due. What was told is kept in `backups-told.json` in
+        the state directory (alerts and runbooks once, also across a restart). Cheap: only
         backup checks' samples, looked at after a backup result or once a minute."""
         current = to_datetime(now).strftime("%Y-%m")
         lo, _ = month_range(current)

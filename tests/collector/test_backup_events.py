@@ -202,7 +202,7 @@ async def test_backup_outages_before_the_change_are_retracted_by_the_rebuild(
     clock = Clock(ms(DAY))
     c = await started(tmp_path, clock)
     real = c._state_samples
-    c._state_samples = lambda samples: samples  # type: ignore[method-assign]  # the old path
+    c._state_samples = lambda samples, *_: samples  # type: ignore[method-assign]  # the old path
     for hour in range(4):
         at = DAY + hour * HOUR
         await send(c, [sip(at), backup(at, None)], at)
