@@ -21,12 +21,10 @@ quarter's. Prints a summary table; exits 1 when a check fails.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import random
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,8 +42,9 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collector.domain.timefmt import parse_instant
+from tests.agent.conftest import TcpTarget
 from tests.collector.process import AGENT_TOKEN, OPERATOR_TOKEN, CollectorProcess
-from tests.peers.net import LOOPBACK, free_port, stop_process
+from tests.peers.net import LOOPBACK, stop_process
 
 REPO = Path(__file__).resolve().parents[1]
 INTERVAL = 1.0  # the agent's check interval, s
@@ -56,42 +55,6 @@ TOLERANCE_MS = int((2 * INTERVAL + TIMEOUT + 1.5) * 1000)
 RSS_GROWTH = 1.25  # last-quarter median RSS ≤ 1.25 × first-quarter median + 16 MiB
 RSS_SLACK = 16 * 2**20
 FD_SLACK = 8  # last-quarter median fds ≤ first-quarter median + 8
-
-
-class FlappingTcp:
-    """A TCP listener on a fixed port that can be closed (connections refused) and reopened."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-
-    def open(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((LOOPBACK, self.port))
-        sock.listen(64)
-        self._sock = sock
-        self._thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
-        self._thread.start()
-
-    def _serve(self, sock: socket.socket) -> None:
-        while True:
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                return
-            conn.close()
-
-    def close(self) -> None:
-        if self._sock is not None:
-            # shutdown wakes the accept() in the thread; close frees the port
-            with contextlib.suppress(OSError):
-                self._sock.shutdown(socket.SHUT_RDWR)
-            self._sock.close()
-            self._sock = None
-        if self._thread is not None:
-            self._thread.join(2)
 
 
 class FlappingHttp:
@@ -132,7 +95,7 @@ class FlappingHttp:
 @dataclass
 class Peer:
     component: str
-    up: Callable[[], None]
+    up: Callable[[], object]
     down: Callable[[], None]
     induced: list[tuple[int, int]] = field(default_factory=list)  # [start, end) ms
     down_since: int | None = None
@@ -249,7 +212,7 @@ def main() -> int:
             store_url = influxd.store_url("soak")
         (tmp / "collector").mkdir()
         collector = CollectorProcess(tmp / "collector", store_url=store_url)
-        tcp, http = FlappingTcp(), FlappingHttp()
+        tcp, http = TcpTarget(), FlappingHttp()
         tcp.open()
         agent_proc: subprocess.Popen[bytes] | None = None
         counts = {"collector SIGKILL": 0, "collector SIGTERM": 0, "influxd SIGKILL": 0,
